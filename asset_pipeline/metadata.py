@@ -166,6 +166,9 @@ class TargetResult(BaseModel):
     target: str
     passed: bool
     failures: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="over a recommended (not a required) value: the target still passes"
+    )
 
 
 class Report(BaseModel):
