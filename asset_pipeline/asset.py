@@ -210,9 +210,12 @@ class Asset:
             for prim in mesh.primitives:
                 if len(prim.positions) == 0:
                     continue
-                p = prim.positions.astype(np.float64) @ world[:3, :3].T + world[:3, 3]
-                lo = np.minimum(lo, p.min(axis=0))
-                hi = np.maximum(hi, p.max(axis=0))
+                if np.array_equal(world, IDENTITY):  # the common case after normalize: no copy of the vertices
+                    p = prim.positions
+                else:
+                    p = prim.positions.astype(np.float64) @ world[:3, :3].T + world[:3, 3]
+                lo = np.minimum(lo, p.min(axis=0).astype(np.float64))
+                hi = np.maximum(hi, p.max(axis=0).astype(np.float64))
         if not np.isfinite(lo).all():
             return np.zeros((2, 3))
         return np.stack([lo, hi])

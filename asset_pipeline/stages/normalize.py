@@ -1,0 +1,424 @@
+"""Normalize: metres, +Y up, product front +Z, origin at the bottom centre, clean root transforms
+(the Khronos 3D Commerce asset-creation guidelines).
+
+Every decision is reported with the evidence behind it and nothing is guessed silently:
+- up axis: the merchant's `up`, else the file's own statement (`Asset.up_axis`), else geometry: a model is
+  turned only when the evidence is strong (a flat base of real area at the bottom of another axis and none
+  under -Y; STL files, made for CAD and 3D printing, start from their +Z-up convention);
+- unit: the merchant's `unit`, else the merchant's real `dimensions`, else the file's stated unit, else the
+  category's plausible size (a chair 80 units tall is in centimetres); when no unit or several fit, the model
+  stays in metres and is flagged `plausible=False` with a warning.
+
+The correction (rotation, uniform scale, translation) is pushed into the scene roots and baked: root meshes
+are transformed (a shared mesh is duplicated first), children get the correction in their local matrix, so node
+names, hierarchy and pivots survive while every root ends with an identity matrix."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ..asset import IDENTITY, Asset, Mesh, Primitive
+from ..categories import Category, get_category
+from ..errors import InvalidGeometryError, OptionError
+from . import StageReport
+
+UNIT_SCALES: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048}
+"""Metres per unit, by the short names merchants and files use (also the suffixes `parse_dimensions` accepts)."""
+
+UNIT_ALIASES: dict[str, str] = {
+    "meter": "m", "meters": "m", "metre": "m", "metres": "m",
+    "centimeter": "cm", "centimeters": "cm", "centimetre": "cm", "centimetres": "cm",
+    "millimeter": "mm", "millimeters": "mm", "millimetre": "mm", "millimetres": "mm",
+    "inch": "in", "inches": "in", '"': "in", "foot": "ft", "feet": "ft", "'": "ft",
+}  # fmt: skip
+
+# Units the category heuristic considers: the ones real product files come in. Feet are left out on purpose:
+# a model in feet is rare and its sizes collide with metres-for-small-things.
+HEURISTIC_UNITS = ("m", "cm", "mm", "in")
+
+AXES: dict[str, np.ndarray] = {
+    f"{sign}{name}": float(f"{sign}1") * np.eye(3)[i] for i, name in enumerate("XYZ") for sign in "+-"
+}
+
+# Geometry evidence for the up axis: share of the surface area lying flat on the bottom plane.
+STRONG_BASE = 0.01
+NO_BASE = 0.001
+MERCHANT_TOLERANCE = 0.05
+
+
+class NormalizeOptions(BaseModel):
+    unit: str | None = Field(default=None, description="the file's unit (m, cm, mm, in, ft); None = detect")
+    up: str | None = Field(default=None, description='the file\'s up axis ("+Y", "+Z", "-Z", "+X", ...); None = detect')
+    dimensions: tuple[float, float, float] | None = Field(
+        default=None, description="the product's real width x height x depth in metres; sets the scale when no unit is given"
+    )
+    category: str = Field(default="generic", description="product category (categories.py): plausible size, placement")
+    front: str | None = Field(
+        default=None, description="the file's front axis (same notation as `up`); None = the up convention's own front"
+    )
+
+
+def parse_unit(unit: str) -> str:
+    key = unit.strip().lower()
+    key = UNIT_ALIASES.get(key, key)
+    if key not in UNIT_SCALES:
+        raise OptionError(f"unknown unit {unit!r}; known: {', '.join(UNIT_SCALES)}")
+    return key
+
+
+def parse_axis(axis: str, what: str = "up axis") -> str:
+    key = axis.strip().upper()
+    if len(key) == 1:
+        key = "+" + key
+    if key not in AXES:
+        raise OptionError(f"{what} {axis!r}: expected one of {', '.join(AXES)}")
+    return key
+
+
+def normalize(asset: Asset, options: NormalizeOptions) -> StageReport:
+    category = get_category(options.category)
+    bounds = asset.bounds()
+    if not np.isfinite(bounds).all() or not any(p.vertex_count for p in asset.primitives()):
+        raise InvalidGeometryError("nothing to normalize: the asset has no vertices")
+    warnings: list[str] = []
+
+    up, up_by, up_evidence = _decide_up(asset, options, category)
+    rotation = _rotation_to_y_up(up)
+    if options.front is not None:
+        rotation = _front_rotation(rotation @ AXES[parse_axis(options.front, "front axis")], options.front) @ rotation
+    source_size = _rotated_size(bounds, rotation)  # file units, in the final axis order (w, h, d)
+
+    unit = _decide_unit(asset, options, category, source_size, warnings)
+    scale = unit["scale_to_m"]
+    size_m = source_size * scale
+
+    linear = scale * rotation
+    corners = _corners(bounds) @ linear.T
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    translation = -np.array([(lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2])
+    correction = np.eye(4)
+    correction[:3, :3] = linear
+    correction[:3, 3] = translation
+    kept_roots = _bake_into_roots(asset, correction)
+    if kept_roots:
+        warnings.append(
+            f"root nodes {', '.join(kept_roots)} carry a light or camera, so they keep the correction as their own "
+            "transform instead of an identity matrix"
+        )
+
+    asset.unit_scale = 1.0
+    asset.up_axis = "+Y"
+    asset.extras["unit"] = {
+        "source_unit": unit["source_unit"],
+        "scale_to_m": scale,
+        "determined_by": unit["determined_by"],
+        "up_axis": up,
+        "plausible": unit["plausible"],
+    }
+    # The source origin (often the artist's pivot: a bridge of glasses, a ring's centre) in the new frame.
+    asset.extras["anchor"] = tryon_anchor(asset, category, tuple(float(v) for v in translation))
+    final = asset.dimensions()
+    changes: dict[str, Any] = {
+        "source_dimensions": [round(float(v), 6) for v in bounds[1] - bounds[0]],
+        "up_axis": up,
+        "up_determined_by": up_by,
+        "up_evidence": up_evidence,
+        "rotation": rotation.round(6).tolist(),
+        "source_unit": unit["source_unit"],
+        "scale_to_m": scale,
+        "unit_determined_by": unit["determined_by"],
+        "translation_m": [round(float(v), 6) for v in translation],
+        "dimensions_m": [round(float(v), 6) for v in final],
+        "plausible": unit["plausible"],
+        "category": category.name,
+        "roots_baked": len(asset.roots) - len(kept_roots),
+    }
+    if options.dimensions is not None:
+        target = np.asarray(options.dimensions, dtype=np.float64)
+        difference = (size_m - target) / target
+        changes["merchant_dimensions_m"] = [float(v) for v in target]
+        changes["merchant_difference"] = [round(float(v), 4) for v in difference]
+        if np.abs(difference).max() > MERCHANT_TOLERANCE:
+            warnings.append(_dimension_mismatch(size_m, target, difference))
+    return StageReport(stage="normalize", changes=changes, warnings=warnings)
+
+
+def tryon_anchor(asset: Asset, category: Category, source_origin_m: tuple[float, float, float]) -> dict[str, Any] | None:
+    """The try-on anchor record for try-on categories (None otherwise).
+
+    This is the hook for the per-category anchor conventions (where glasses sit on the nose bridge, a ring on
+    the finger...), which are specified separately; until then it records only what is known without inventing a
+    convention: the category, its placement, and the source file's origin expressed in the normalized frame (point_m),
+    which authored try-on models usually put at their mounting point."""
+    if not category.tryon:
+        return None
+    return {
+        "category": category.name,
+        "point_m": source_origin_m,
+        "notes": [
+            f"placement: {category.placement}",
+            "point_m is the source file's origin after normalization (the authored pivot); "
+            "no per-category anchor convention applied yet",
+        ],
+    }
+
+
+# ---- up axis -------------------------------------------------------------------------------------
+
+
+def _decide_up(asset: Asset, options: NormalizeOptions, category: Category) -> tuple[str, str, dict[str, Any]]:
+    if options.up is not None:
+        return parse_axis(options.up), "merchant", {}
+    if asset.up_axis is not None:
+        return parse_axis(asset.up_axis), "file", {}
+    return detect_up_axis(asset, category)
+
+
+def detect_up_axis(asset: Asset, category: Category) -> tuple[str, str, dict[str, Any]]:
+    """(up axis, how it was decided, evidence) for a file that does not state its up axis.
+
+    Evidence is the share of surface area lying flat on the bottom plane along -Y and -Z. A product standing
+    on a floor or table has a base there; +Y is kept unless -Y has no base at all while -Z has a real one.
+    STL files start from +Z up (the CAD / 3D-printing convention) and are kept Y-up only when the geometry says
+    so just as strongly. Wall, face and body products are not judged by a base."""
+    base = support_fractions(asset)
+    evidence: dict[str, Any] = {"base_area_fraction": {k: round(v, 4) for k, v in base.items()}}
+    fmt = (asset.provenance.format if asset.provenance else "").split(":")[-1]
+    standing = category.placement in ("floor", "table")
+    if fmt == "stl":
+        if standing and base["-Y"] >= STRONG_BASE and base["-Z"] < NO_BASE:
+            evidence["reason"] = "STL defaults to +Z up, but the flat base lies under -Y and none under -Z"
+            return "+Y", "geometry", evidence
+        evidence["reason"] = "STL files are +Z up by the CAD / 3D-printing convention"
+        return "+Z", "format-convention", evidence
+    if standing and base["-Y"] < NO_BASE and base["-Z"] >= STRONG_BASE:
+        evidence["reason"] = f"no flat base under -Y, a flat base of {base['-Z']:.1%} of the area under -Z"
+        return "+Z", "geometry", evidence
+    evidence["reason"] = "kept +Y (glTF convention): no strong evidence for another up axis"
+    return "+Y", "assumed", evidence
+
+
+def support_fractions(asset: Asset) -> dict[str, float]:
+    """For -Y and -Z: the fraction of the surface area whose triangles lie on the bottom plane along that
+    direction (within 0.5% of the extent) and face down it (within 15 degrees)."""
+    lo, hi = asset.bounds()
+    band = lo + 0.005 * (hi - lo)
+    cos_limit = math.cos(math.radians(15))
+    total = 0.0
+    on_base = {"-Y": 0.0, "-Z": 0.0}
+    for _, mesh, world in asset.mesh_instances():
+        for prim in mesh.primitives:
+            if prim.mode != "triangles" or prim.indices is None or len(prim.indices) == 0:
+                continue
+            p = prim.positions
+            if not np.array_equal(world, IDENTITY):
+                p = (p.astype(np.float64) @ world[:3, :3].T + world[:3, 3]).astype(np.float32)
+            faces = prim.indices
+            total += float(_triangle_areas(p, faces).sum())
+            for name, axis in (("-Y", 1), ("-Z", 2)):
+                low = p[:, axis] <= band[axis]
+                candidates = faces[low[faces].all(axis=1)]  # few: only triangles on the bottom plane
+                if len(candidates):
+                    cross = _triangle_cross(p.astype(np.float64), candidates)
+                    area = np.linalg.norm(cross, axis=1)
+                    down = cross[:, axis] <= -cos_limit * area
+                    on_base[name] += float(area[down].sum())
+    if total <= 0:
+        return {"-Y": 0.0, "-Z": 0.0}
+    return {name: value / total for name, value in on_base.items()}
+
+
+def _triangle_cross(p: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    a = p[faces[:, 0]]
+    return np.cross(p[faces[:, 1]] - a, p[faces[:, 2]] - a)
+
+
+def _triangle_areas(p: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    cross = _triangle_cross(p, faces)
+    return np.sqrt(np.einsum("ij,ij->i", cross, cross))
+
+
+def _rotation_to_y_up(up: str) -> np.ndarray:
+    """A proper rotation taking the `up` axis to +Y. From +Z up it is the usual Z-up to Y-up turn
+    (x, y, z) -> (x, z, -y), so the Z-up convention's front (-Y) becomes +Z."""
+    return {
+        "+Y": np.eye(3),
+        "-Y": np.diag([1.0, -1.0, -1.0]),
+        "+Z": np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]]),
+        "-Z": np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]),
+        "+X": np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]]),
+        "-X": np.array([[0.0, 1, 0], [-1, 0, 0], [0, 0, 1]]),
+    }[up]
+
+
+def _front_rotation(front_after_up: np.ndarray, name: str) -> np.ndarray:
+    """A turn about +Y taking the (already up-corrected) front direction to +Z."""
+    if abs(front_after_up[1]) > 0.5:
+        raise OptionError(f"front axis {name!r} is the up axis or its opposite; the front must be horizontal")
+    angle = math.atan2(front_after_up[0], front_after_up[2])  # angle from +Z towards +X
+    c, s = round(math.cos(angle)), round(math.sin(angle))
+    return np.array([[c, 0.0, -s], [0, 1, 0], [s, 0, c]])
+
+
+def _corners(bounds: np.ndarray) -> np.ndarray:
+    return np.array([[bounds[i, 0], bounds[j, 1], bounds[k, 2]] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+
+
+def _rotated_size(bounds: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    corners = _corners(bounds) @ rotation.T
+    return corners.max(axis=0) - corners.min(axis=0)
+
+
+# ---- unit ----------------------------------------------------------------------------------------
+
+
+def _unit_name(scale: float, tolerance: float = 1e-6) -> str:
+    for name, value in UNIT_SCALES.items():
+        if abs(scale / value - 1) <= tolerance:
+            return name
+    return "unknown"
+
+
+def _fits(size: float, category: Category) -> bool:
+    lo, hi = category.size_range_m
+    return lo <= size <= hi
+
+
+def _decide_unit(
+    asset: Asset, options: NormalizeOptions, category: Category, source_size: np.ndarray, warnings: list[str]
+) -> dict[str, Any]:
+    largest = float(source_size.max())
+    if largest <= 0:
+        raise InvalidGeometryError("the model has zero size: every vertex is at the same point")
+    if options.unit is not None:
+        name = parse_unit(options.unit)
+        result = {"source_unit": name, "scale_to_m": UNIT_SCALES[name], "determined_by": "merchant"}
+    elif options.dimensions is not None:
+        target = np.asarray(options.dimensions, dtype=np.float64)
+        if target.shape != (3,) or not (target > 0).all():
+            raise OptionError(f"dimensions {options.dimensions!r}: expected three positive numbers (metres)")
+        usable = source_size > largest * 1e-6  # a flat model has no depth to compare
+        scale = float(np.exp(np.mean(np.log(target[usable] / source_size[usable]))))
+        result = {"source_unit": _unit_name(scale, 0.03), "scale_to_m": scale, "determined_by": "merchant-dimensions"}
+    elif asset.unit_scale is not None:
+        scale = float(asset.unit_scale)
+        result = {"source_unit": _unit_name(scale), "scale_to_m": scale, "determined_by": "file"}
+    else:
+        return _unit_from_category(largest, category, warnings)
+    size = largest * result["scale_to_m"]
+    result["plausible"] = _fits(size, category)
+    if not result["plausible"]:
+        lo, hi = category.size_range_m
+        warnings.append(
+            f"the model is {size:.3g} m at its largest, outside the plausible {lo:g}-{hi:g} m for a {category.name}; "
+            f"check the unit ({result['determined_by']})"
+        )
+    return result
+
+
+def _unit_from_category(largest: float, category: Category, warnings: list[str]) -> dict[str, Any]:
+    """No stated unit: metres when that is a plausible size for the category, else the one unit that makes it
+    plausible; none or several -> metres, flagged implausible."""
+    if _fits(largest, category):
+        return {"source_unit": "m", "scale_to_m": 1.0, "determined_by": "assumed", "plausible": True}
+    fitting = [u for u in HEURISTIC_UNITS if u != "m" and _fits(largest * UNIT_SCALES[u], category)]
+    if len(fitting) == 1:
+        unit = fitting[0]
+        warnings.append(
+            f"no unit in the file: {largest:.4g} units is implausible in metres for a {category.name} and plausible "
+            f"only in {unit} ({largest * UNIT_SCALES[unit]:.3g} m); converted from {unit}"
+        )
+        return {"source_unit": unit, "scale_to_m": UNIT_SCALES[unit], "determined_by": "category-heuristic", "plausible": True}
+    lo, hi = category.size_range_m
+    if fitting:
+        options = ", ".join(f"{u} ({largest * UNIT_SCALES[u]:.3g} m)" for u in fitting)
+        detail = f"it would be plausible in several units: {options}"
+    else:
+        detail = "no common unit makes it plausible"
+    warnings.append(
+        f"no unit in the file and {largest:.4g} units is not a plausible size for a {category.name} "
+        f"({lo:g}-{hi:g} m) in metres; {detail}. Kept as metres: pass the unit or the real dimensions"
+    )
+    return {"source_unit": "unknown", "scale_to_m": 1.0, "determined_by": "assumed", "plausible": False}
+
+
+def _dimension_mismatch(size_m: np.ndarray, target: np.ndarray, difference: np.ndarray) -> str:
+    names = ("width", "height", "depth")
+    parts = ", ".join(f"{n} {s:.3f} m vs {t:.3f} m ({d:+.0%})" for n, s, t, d in zip(names, size_m, target, difference))
+    message = f"the model's proportions disagree with the merchant dimensions by more than {MERCHANT_TOLERANCE:.0%}: {parts}"
+    # A swapped pair of dimensions (W x D x H given for W x H x D) is the usual cause: say so when one fits.
+    from itertools import permutations
+
+    for perm in permutations(range(3)):
+        if perm == (0, 1, 2):
+            continue
+        ratios = target[list(perm)] / size_m
+        if np.abs(ratios / np.exp(np.mean(np.log(ratios))) - 1).max() <= MERCHANT_TOLERANCE:
+            order = " x ".join(names[i] for i in perm)
+            message += f"; they match if read as {order}"
+            break
+    return message
+
+
+# ---- baking the correction into the roots --------------------------------------------------------
+
+
+def _bake_into_roots(asset: Asset, correction: np.ndarray) -> list[str]:
+    """Apply `correction` to the whole scene so every root ends with an identity matrix. Returns the names of
+    roots that carry a light or camera and therefore keep the correction as their own matrix."""
+    users: dict[int, int] = {}
+    for node in asset.nodes:
+        if node.mesh is not None:
+            users[node.mesh] = users.get(node.mesh, 0) + 1
+    kept: list[str] = []
+    for root in asset.roots:
+        node = asset.nodes[root]
+        matrix = correction @ node.matrix
+        if node.extensions or node.extras.get("camera") is not None:
+            node.matrix = matrix
+            kept.append(node.name or str(root))
+            continue
+        if node.mesh is not None:
+            if users[node.mesh] > 1:  # drawn elsewhere with another transform: give this root its own copy
+                users[node.mesh] -= 1
+                asset.meshes.append(_copy_mesh(asset.meshes[node.mesh]))
+                node.mesh = len(asset.meshes) - 1
+            for prim in asset.meshes[node.mesh].primitives:
+                transform_primitive(prim, matrix)
+        for child in node.children:
+            asset.nodes[child].matrix = matrix @ asset.nodes[child].matrix
+        node.matrix = IDENTITY.copy()
+    return kept
+
+
+def _copy_mesh(mesh: Mesh) -> Mesh:
+    import copy
+
+    return copy.deepcopy(mesh)
+
+
+def transform_primitive(prim: Primitive, matrix: np.ndarray) -> None:
+    """Bake an affine 4x4 into a primitive: positions affinely, normals by the inverse transpose, tangents by
+    the linear part (handedness flipped with a mirror), triangle winding reversed when det < 0."""
+    linear = matrix[:3, :3]
+    det = float(np.linalg.det(linear))
+    prim.positions = (prim.positions.astype(np.float64) @ linear.T + matrix[:3, 3]).astype(np.float32)
+    if prim.normals is not None:
+        normal_matrix = np.linalg.inv(linear).T if abs(det) > 1e-300 else linear
+        prim.normals = _unit(prim.normals.astype(np.float64) @ normal_matrix.T)
+    if prim.tangents is not None:
+        tangents = prim.tangents.astype(np.float64)
+        xyz = _unit(tangents[:, :3] @ linear.T)
+        w = tangents[:, 3:4] * (1.0 if det >= 0 else -1.0)
+        prim.tangents = np.concatenate([xyz, w], axis=1).astype(np.float32)
+    if det < 0 and prim.indices is not None:
+        prim.indices = np.ascontiguousarray(prim.indices[:, ::-1])
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    length = np.linalg.norm(v, axis=1, keepdims=True)
+    return np.divide(v, length, out=np.zeros_like(v), where=length > 0).astype(np.float32)
