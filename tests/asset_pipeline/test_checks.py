@@ -544,9 +544,11 @@ def test_apple_quick_look_on_a_real_usdz(tmp_path):
 
 # --- the whole report ---------------------------------------------------------------------------------------
 def test_build_report_on_a_small_bundle():
+    from asset_pipeline.io.gltf import write_glb
+
     asset = box_asset((0.45, 0.8, 0.5))
     metadata = make_metadata(asset, category="chair")
-    files = {"model.glb": triangle_glb()}
+    files = {"model.glb": write_glb(asset)}
     validator = bridge.run_validator(files)
     report = build_report("abc", asset, metadata, files, validator, get_profile("web-ar"))
     assert report.asset_id == "abc" and report.validator == validator

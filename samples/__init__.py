@@ -1,0 +1,1 @@
+"""Procedural sample products (see samples/generate.py and samples/README.md)."""
