@@ -1156,9 +1156,9 @@ def _snorm(v: np.ndarray, bits: int) -> tuple[np.ndarray, np.dtype]:
     return q.astype(dtype), dtype
 
 
-def _unorm(v: np.ndarray, bits: int) -> np.ndarray:
-    """Unsigned normalized integers on a `bits` grid, stored in uint8 (<= 8 bits) or uint16."""
-    dtype = np.dtype(np.uint8) if bits <= 8 else np.dtype(np.uint16)
+def _unorm(v: np.ndarray, bits: int, dtype: np.dtype | None = None) -> np.ndarray:
+    """Unsigned normalized integers on a `bits` grid, stored in `dtype` (default: uint8 up to 8 bits, else uint16)."""
+    dtype = np.dtype(dtype or (np.uint8 if bits <= 8 else np.uint16))
     top = np.iinfo(dtype).max
     levels = (1 << bits) - 1
     q = np.rint(np.clip(v, 0, 1) * levels)
@@ -1208,7 +1208,7 @@ def _vertex_streams(prim: Primitive, grid: PositionGrid | None, uv_plan: list[An
         if isinstance(plan, UvGrid):
             streams.append(_Stream(name, plan.quantize(uv), 2, normalized=True))
         elif plan == "unit":
-            streams.append(_Stream(name, _unorm(uv, int(enc["uv_bits"])).astype(np.uint16), 2, normalized=True))
+            streams.append(_Stream(name, _unorm(uv, int(enc["uv_bits"]), np.uint16), 2, normalized=True))
         else:
             streams.append(_Stream(name, np.ascontiguousarray(uv, dtype=np.float32), 2))
     if prim.colors is not None:
@@ -1447,9 +1447,17 @@ class _GlbWriter:
         if prim.uvs:
             kwargs["tex_coord"] = prim.uvs[0].astype(np.float64)
             kwargs["tex_coord_quantization_bits"] = int(enc["uv_bits"])
+        # DracoPy quantizes only its one texture coordinate set; later sets go in as generic attributes,
+        # as normalized uint16 on the uv_bits grid when they fit [0, 1] (core glTF), else float32.
+        uv_types: dict[int, tuple[np.dtype, bool]] = {}
         for i, uv in enumerate(prim.uvs[1:], start=1):
             generic_names[len(generic)] = f"TEXCOORD_{i}"
-            generic[len(generic)] = np.ascontiguousarray(uv, dtype=np.float32)
+            if len(uv) and float(uv.min()) >= 0 and float(uv.max()) <= 1:
+                generic[len(generic)] = _unorm(uv, int(enc["uv_bits"]), np.uint16)
+                uv_types[i] = (np.dtype(np.uint16), True)
+            else:
+                generic[len(generic)] = np.ascontiguousarray(uv, dtype=np.float32)
+                uv_types[i] = (np.dtype(np.float32), False)
         if prim.tangents is not None:
             t = np.empty((n, 4), dtype=np.float32)
             t[:, :3] = _unit_vectors(prim.tangents[:, :3], (1.0, 0.0, 0.0))
@@ -1500,7 +1508,8 @@ class _GlbWriter:
         if "NORMAL" in ids:
             attributes["NORMAL"] = self.accessor(None, np.dtype(np.float32), count, 3)
         for i in range(len(prim.uvs)):
-            attributes[f"TEXCOORD_{i}"] = self.accessor(None, np.dtype(np.float32), count, 2)
+            uv_dtype, normalized = uv_types.get(i, (np.dtype(np.float32), False))
+            attributes[f"TEXCOORD_{i}"] = self.accessor(None, uv_dtype, count, 2, normalized=normalized)
         if "TANGENT" in ids:
             attributes["TANGENT"] = self.accessor(None, np.dtype(np.float32), count, 4)
         if "COLOR_0" in ids:

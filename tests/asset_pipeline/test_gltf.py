@@ -3,11 +3,14 @@ files exercise each accessor/compression feature, and hostile files fail with ty
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import struct
+import subprocess
 import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +35,9 @@ from asset_pipeline.limits import Limits
 from tests.conftest import scan_path
 
 PRODUCT_SCANS = ["SheenChair.glb", "GlamVelvetSofa.glb", "DamagedHelmet.glb"]
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+GLTFPACK = BENCH / "bin" / "gltfpack"
+GLTF_TRANSFORM = BENCH / "node_modules" / ".bin" / "gltf-transform"
 ENCODINGS = {
     "plain": None,
     "quantized": {"method": "none", "quantize": True},
@@ -647,6 +653,60 @@ def test_dropped_features_are_noted():
     notes = asset.provenance.notes
     assert "morph targets dropped" in notes and "animations dropped" in notes and "cameras dropped" in notes
     assert any(n.startswith("skins dropped") for n in notes)
+
+
+# ---- other tools read what we write, we read what they write -----------------------------------
+
+
+def _tool(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path.name} is not installed in bench/ (run bench/setup.sh); interoperability check skipped")
+    return path
+
+
+def _inspect_scene(glb: Path) -> tuple[np.ndarray, int]:
+    """Bounds and rendered vertex count as glTF Transform decodes them (its own meshopt and Draco decoders)."""
+    out = subprocess.run([str(_tool(GLTF_TRANSFORM)), "inspect", str(glb), "--format", "csv"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split(" SCENES")[1].split("\n")
+    rows = list(csv.DictReader([line for line in lines if line.strip() and not line.startswith((" ", "\u2500"))]))
+    bounds = np.array([[float(x) for x in rows[0][k].split(",")] for k in ("bboxMin", "bboxMax")])
+    return bounds, int(rows[0]["renderVertexCount"])
+
+
+@pytest.mark.parametrize("encoding", ["quantized", "meshopt", "draco"])
+def test_gltf_transform_decodes_our_encodings(tmp_path, encoding):
+    data = scan_path("SheenChair.glb").read_bytes()
+    asset = read(data, "SheenChair.glb")
+    asset.encoding = ENCODINGS[encoding]
+    path = tmp_path / f"chair.{encoding}.glb"
+    path.write_bytes(write_glb(asset))
+    bounds, corners = _inspect_scene(path)
+    assert corners == 3 * asset.triangle_count
+    # inspect prints 5 decimals
+    assert np.abs(bounds - asset.bounds()).max() <= position_error(asset, resolved_encoding(asset)) + 1e-5
+
+
+def test_we_read_gltfpack_and_gltf_transform_outputs(tmp_path):
+    source = scan_path("SheenChair.glb")
+    reference = read(source.read_bytes(), "SheenChair.glb")
+    runs = {
+        # gltfpack -cc: meshopt with octahedral-filtered normals, quantized, UV dequantization in texture transforms
+        "gltfpack.glb": [str(_tool(GLTFPACK)), "-i", str(source), "-o", str(tmp_path / "gltfpack.glb"), "-cc", "-kn", "-km"],
+        # glTF Transform's Draco (draco3d encoder, its own attribute ids)
+        "draco.glb": [str(_tool(GLTF_TRANSFORM)), "draco", str(source), str(tmp_path / "draco.glb")],
+    }
+    for name, cmd in runs.items():
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        asset = read((tmp_path / name).read_bytes(), name)
+        assert asset.triangle_count == reference.triangle_count
+        assert asset.variants == reference.variants
+        if name == "draco.glb":  # gltfpack restructures nodes; glTF Transform keeps them
+            assert [n.name for n in asset.nodes] == [n.name for n in reference.nodes]
+        assert np.abs(asset.bounds() - reference.bounds()).max() < 1e-4
+        assert all(p.normals is not None and len(p.uvs) == 2 for p in asset.primitives())
+        assert not asset.provenance.notes
 
 
 # ---- hostile input ---------------------------------------------------------------------------
