@@ -192,7 +192,7 @@ def sweep(path: np.ndarray, profile: np.ndarray, closed: bool = False, caps: boo
     3D path. Open paths get flat end caps."""
     path = np.asarray(path, dtype=np.float64)
     t, n, b = _frames(path, closed)
-    prof_n = -_polyline_normals_2d(profile, closed=True)  # outward for a counter-clockwise profile
+    prof_n = _polyline_normals_2d(profile, closed=True)  # outward: a counter-clockwise profile has its solid on the left
     ring = np.vstack([profile, profile[:1]])
     ring_n = np.vstack([prof_n, prof_n[:1]])
     if closed:
@@ -271,7 +271,7 @@ def extrude_convex(outline: np.ndarray, thickness: float) -> Part:
         uv = np.vstack([[(0 - lo[0]) / (hi[0] - lo[0]), 1 - (0 - lo[1]) / (hi[1] - lo[1])], uv_ring])
         parts.append(Part(pos3, np.tile([0.0, 0.0, sign], (k + 1, 1)), faces, uv))
     ring = np.vstack([outline, outline[:1]])
-    ring_n = -_polyline_normals_2d(outline, closed=True)
+    ring_n = _polyline_normals_2d(outline, closed=True)
     ring_n = np.vstack([ring_n, ring_n[:1]])
     z = np.array([-thickness / 2, thickness / 2])
     pos = np.stack([np.column_stack([ring, np.full(len(ring), zi)]) for zi in z])

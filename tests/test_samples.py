@@ -134,3 +134,32 @@ def test_samples_pass_the_commerce_checks(assets):
         files = {"model.glb": (SAMPLES / name).read_bytes(), "model.usdz": b"PK\x03\x04"}
         failed = [(r.id, r.message) for r in commerce_checks(asset, make_metadata(asset, category=category[name]), files) if not r.passed]
         assert not failed, f"{name}: {failed}"
+
+
+def signed_volume(part: generate.Part) -> float:
+    tri = part.positions[part.faces]
+    return float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6)
+
+
+def test_geometry_kit_faces_outward():
+    """Closed solids from the kit enclose their analytic volume with outward winding and normals (the
+    winding follows the analytic normals, so a positive volume means both point out)."""
+    r, length = 0.01, 0.1
+    tube = generate.sweep(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, -length]]), generate.circle_2d(r, 64))
+    assert signed_volume(tube) == pytest.approx(math.pi * r * r * length, rel=0.01)
+    ring_path = np.column_stack([0.05 * np.cos(np.linspace(0, 2 * math.pi, 96, endpoint=False)), np.zeros(96), 0.05 * np.sin(np.linspace(0, 2 * math.pi, 96, endpoint=False))])
+    torus = generate.sweep(ring_path, generate.circle_2d(r, 32), closed=True)
+    assert signed_volume(torus) == pytest.approx(2 * math.pi**2 * 0.05 * r * r, rel=0.01)
+    box = generate.rounded_box((0.3, 0.2, 0.1), 0.0001)
+    assert signed_volume(box) == pytest.approx(0.3 * 0.2 * 0.1, rel=0.01)
+    slab = generate.extrude_convex(generate.circle_2d(0.02, 64), 0.002)
+    assert signed_volume(slab) == pytest.approx(math.pi * 0.02**2 * 0.002, rel=0.01)
+    lathed = generate.lathe(np.column_stack([0.03 + r * np.cos(np.linspace(0, 2 * math.pi, 32, endpoint=False)), r * np.sin(np.linspace(0, 2 * math.pi, 32, endpoint=False))]), 96, closed=True)
+    assert signed_volume(lathed) == pytest.approx(2 * math.pi**2 * 0.03 * r * r, rel=0.01)
+    for part, centre in ((tube, None), (box, np.zeros(3)), (slab, np.zeros(3))):
+        if centre is None:  # a tube along -Z: normals point away from its axis, or along it on the caps
+            radial = part.positions * [1, 1, 0]
+            away = np.einsum("ij,ij->i", radial, part.normals) + np.abs(part.normals[:, 2])
+        else:
+            away = np.einsum("ij,ij->i", part.positions - centre, part.normals)
+        assert (away > 0).all()
