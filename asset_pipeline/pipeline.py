@@ -182,7 +182,7 @@ def optimize(
             max_bytes=prof.max_bytes,
         ),
     )
-    lod_assets, _ = timer.run("lods", generate_lods, asset, LodOptions(ratios=prof.lod_ratios))
+    lod_assets, _ = timer.run("lods", generate_lods, asset, LodOptions(ratios=prof.lod_ratios), reference)
     compress_options = CompressOptions(method=prof.compression, quantize=prof.quantize)
     timer.run("compress", compress, asset, compress_options)
     for lod in lod_assets:

@@ -1,0 +1,71 @@
+"""LODs: lighter copies of LOD0 for distance rendering and slow networks (model.lod1.glb, model.lod2.glb).
+
+Each level is simplified from LOD0 itself (not from the previous level, so errors do not compound) to
+`ratio` x LOD0's triangles, with the same simplifier and attribute weights as LOD0, and its geometric error is
+measured against one reference surface - the full-resolution normalized source when the pipeline passes it - so
+the errors of all levels are comparable and grow with each level."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..asset import Asset
+from ..measure import Surface, geometric_error
+from . import StageReport
+from .simplify import SimplifyOptions, simplify_against
+
+
+class LodOptions(BaseModel):
+    ratios: tuple[float, ...] = Field(default=(0.25, 0.06), description="each level's triangles as a fraction of LOD0's")
+    min_triangles: int = Field(default=64, ge=1, description="no level goes below this many triangles")
+    target_error: float = Field(default=0.01, gt=0, description="starting error bound (relaxed as a level needs it)")
+    error_samples: int = Field(default=50_000, ge=100, description="points sampled on each surface for the error")
+
+
+def generate_lods(asset: Asset, options: LodOptions, reference: Asset | None = None) -> tuple[list[Asset], StageReport]:
+    """The LOD assets (LOD1, LOD2, ...) and a report. `reference` is the surface errors are measured against
+    (default: LOD0). A level that would not be lighter than the one before is left out and reported."""
+    lod0 = asset.triangle_count
+    surface = Surface.of(reference if reference is not None else asset)
+    levels: list[dict[str, Any]] = []
+    lods: list[Asset] = []
+    warnings: list[str] = []
+    previous = lod0
+    for level, ratio in enumerate(options.ratios, start=1):
+        target = max(options.min_triangles, int(lod0 * ratio))
+        if target >= previous:
+            warnings.append(
+                f"LOD{level} skipped: {ratio:g} x {lod0:,} triangles (at least {options.min_triangles}) is not below "
+                f"the previous level's {previous:,}"
+            )
+            continue
+        lod = asset.copy()
+        simplify_options = SimplifyOptions(target_triangles=target, target_error=options.target_error, measure_error=False)
+        report = simplify_against(lod, simplify_options, reference=None)
+        error = geometric_error(surface, Surface.of(lod), samples=options.error_samples)
+        lod.extras["geometric_error"] = error
+        warnings.extend(f"LOD{level}: {w}" for w in report.warnings)
+        levels.append(
+            {
+                "level": level,
+                "ratio": ratio,
+                "target_triangles": target,
+                "triangles": lod.triangle_count,
+                "vertices": lod.vertex_count,
+                "methods": report.changes.get("methods", {}),
+                "error_hausdorff_m": error.hausdorff,
+                "error_mean_m": error.mean,
+                "error_hausdorff_rel": error.hausdorff_rel,
+                "error_mean_rel": error.mean_rel,
+            }
+        )
+        lods.append(lod)
+        previous = lod.triangle_count
+    changes = {
+        "lod0_triangles": lod0,
+        "reference_triangles": surface.faces.shape[0],
+        "levels": levels,
+    }
+    return lods, StageReport(stage="lods", changes=changes, warnings=warnings)
