@@ -855,12 +855,14 @@ class _GltfReader:
     def read(self) -> Asset:
         try:
             return self._read()
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
             # A structurally malformed document that none of the specific checks named.
             raise CorruptFileError(f"{self.name}: malformed glTF ({type(exc).__name__}: {exc})") from None
 
     def _read(self) -> Asset:
         required = self.doc.get("extensionsRequired", []) or []
+        if not isinstance(required, list):
+            raise CorruptFileError(f"{self.name}: extensionsRequired must be an array")
         supported = {MESHOPT, DRACO, QUANTIZATION, WEBP, BASISU, TEXTURE_TRANSFORM, VARIANTS, LIGHTS}
         for ext in required:
             if ext not in supported and not ext.startswith("KHR_materials_"):
@@ -1554,7 +1556,8 @@ class _GlbWriter:
             doc["asset"]["copyright"] = asset.extras["copyright"]
         doc["scene"] = 0
         doc["scenes"] = [{"nodes": list(asset.roots)} if asset.roots else {}]
-        doc["nodes"] = nodes_json
+        if nodes_json:
+            doc["nodes"] = nodes_json
         if meshes_json:
             doc["meshes"] = meshes_json
         materials = self.materials()

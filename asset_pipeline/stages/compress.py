@@ -19,7 +19,8 @@ from ..errors import OptionError
 from . import StageReport
 
 METHODS = ("meshopt", "draco", "none")
-BIT_RANGES = {"position_bits": (8, 16), "normal_bits": (4, 16), "uv_bits": (8, 16), "color_bits": (4, 16)}
+# Normals below 8 bits cannot stay unit length within the glTF-Validator's tolerance (ACCESSOR_VECTOR3_NON_UNIT).
+BIT_RANGES = {"position_bits": (8, 16), "normal_bits": (8, 16), "uv_bits": (8, 16), "color_bits": (4, 16)}
 
 
 class CompressOptions(BaseModel):
@@ -34,7 +35,7 @@ class CompressOptions(BaseModel):
         "with Draco the bit counts below always apply inside the Draco stream",
     )
     position_bits: int = Field(default=14, description="bits per position coordinate (8-16); 14 bits on a 2 m sofa is 0.06 mm")
-    normal_bits: int = Field(default=10, description="bits per normal/tangent component (4-16; <= 8 stores bytes)")
+    normal_bits: int = Field(default=10, description="bits per normal/tangent component (8-16; 8 stores bytes, more stores shorts)")
     uv_bits: int = Field(default=12, description="bits per texture coordinate (8-16)")
     color_bits: int = Field(default=8, description="bits per vertex colour channel (4-16; <= 8 stores bytes)")
 

@@ -43,7 +43,7 @@ def test_defaults_are_the_documented_ones():
         ({"method": "zstd"}, "compression method 'zstd'"),
         ({"position_bits": 20}, "position_bits = 20"),
         ({"position_bits": 4}, "position_bits = 4"),
-        ({"normal_bits": 0}, "normal_bits = 0"),
+        ({"normal_bits": 7}, "normal_bits = 7"),
         ({"uv_bits": 17}, "uv_bits = 17"),
         ({"color_bits": 2}, "color_bits = 2"),
     ],
@@ -120,3 +120,21 @@ def test_product_models_shrink_and_stay_within_the_reported_error(scan, method):
     assert back.triangle_count == asset.triangle_count
     assert back.variants == asset.variants
     assert np.abs(back.bounds() - asset.bounds()).max() <= changes["max_position_error_m"] + 1e-6
+
+
+@pytest.mark.parametrize("bits", [{"position_bits": 8, "normal_bits": 8, "uv_bits": 8, "color_bits": 4},
+                                  {"position_bits": 16, "normal_bits": 16, "uv_bits": 16, "color_bits": 16}])
+@pytest.mark.parametrize("method", ["none", "meshopt", "draco"])
+def test_extreme_bit_counts_write_valid_files(method, bits):
+    from tests.asset_pipeline.test_gltf import assert_valid, cube
+
+    asset = cube()
+    asset.unit_scale = 1.0
+    report = compress(asset, CompressOptions(method=method, **bits))
+    out = write_glb(asset)
+    assert report.changes["glb_bytes_after"] == len(out)
+    back = read(out, "cube.glb")
+    assert back.triangle_count == 12
+    prim = back.meshes[0].primitives[0]
+    assert prim.colors is not None and prim.tangents is not None
+    assert_valid({f"cube.{method}.{bits['position_bits']}.glb": out})

@@ -855,6 +855,40 @@ def test_corrupt_draco_stream_is_a_corrupt_file():
         read_glb(bytes(out), ctx())
 
 
+@pytest.mark.parametrize("encoding", ["plain", "meshopt", "draco"])
+def test_mutated_files_fail_only_with_pipeline_errors(encoding):
+    """Random byte flips, JSON digit changes and truncations: every outcome is a read or a typed error."""
+    from asset_pipeline.errors import PipelineError
+
+    asset = cube()
+    asset.encoding = ENCODINGS[encoding]
+    data = write_glb(asset)
+    json_length = struct.unpack_from("<I", data, 12)[0]
+    digits = [20 + i for i, c in enumerate(data[20 : 20 + json_length]) if 48 <= c <= 57]
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        mutated = bytearray(data)
+        kind = trial % 3
+        if kind == 0:
+            for pos in rng.integers(0, len(mutated), rng.integers(1, 8)):
+                mutated[pos] = rng.integers(0, 256)
+        elif kind == 1:
+            for pos in rng.choice(digits, rng.integers(1, 4)):
+                mutated[pos] = 48 + rng.integers(0, 10)
+        else:
+            mutated = mutated[: rng.integers(0, len(mutated))]
+        try:
+            read_glb(bytes(mutated), ctx())
+        except PipelineError:
+            pass
+
+
+def test_empty_asset_writes_a_valid_glb():
+    out = write_glb(Asset())
+    assert read(out, "empty.glb").triangle_count == 0
+    assert_valid({"empty.glb": out})
+
+
 # ---- the big scan ----------------------------------------------------------------------------
 
 
