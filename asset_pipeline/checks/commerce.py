@@ -381,9 +381,19 @@ def _tiling_intended(asset: Asset, info: dict[str, Any]) -> bool:
     return sampler.get("wrapS") in tiled and sampler.get("wrapT") in tiled
 
 
+def _repeats(asset: Asset, info: dict[str, Any]) -> bool:
+    """Whether the texture wraps with REPEAT on both axes (explicitly or by glTF's default)."""
+    if info["index"] >= len(asset.textures):
+        return False
+    sampler = asset.textures[info["index"]].sampler or {}
+    return sampler.get("wrapS", GL_REPEAT) == GL_REPEAT and sampler.get("wrapT", GL_REPEAT) == GL_REPEAT
+
+
 def check_uv_range(asset: Asset) -> CheckResult:
-    """Fraction of texture-mapped vertices whose UVs leave [0, 1], on UV sets that sample a texture and do
-    not tile on purpose."""
+    """Fraction of texture-mapped vertices whose UVs leave the unit square, on UV sets that sample a texture
+    and do not tile on purpose. With REPEAT wrapping (glTF's default) a layout shifted by whole tiles (e.g.
+    all of v in [1, 2], as in the DamagedHelmet sample) renders exactly like [0, 1], so the unit square is
+    the tile holding the smallest UVs."""
     from ..asset import texture_refs
 
     total = outside = excused = 0
@@ -402,7 +412,9 @@ def check_uv_range(asset: Asset) -> CheckResult:
                 if any(_tiling_intended(asset, r) for r in users):
                     excused += len(uv)
                     continue
-                out = ((uv < -UV_EPSILON) | (uv > 1 + UV_EPSILON)).any(axis=1)
+                origin = np.floor(uv.min(axis=0) + UV_EPSILON) if all(_repeats(asset, r) for r in users) else 0.0
+                rel = uv - origin
+                out = ((rel < -UV_EPSILON) | (rel > 1 + UV_EPSILON)).any(axis=1)
                 total += len(uv)
                 outside += int(out.sum())
     if total == 0:
@@ -415,7 +427,7 @@ def check_uv_range(asset: Asset) -> CheckResult:
         passed=ok,
         severity="warning",
         message=(
-            f"{fraction:.2%} of {total:,} texture-mapped vertices have UVs outside [0, 1]"
+            f"{fraction:.2%} of {total:,} texture-mapped vertices have UVs outside the unit square"
             + (f"; {excused:,} more tile on purpose (REPEAT sampler or KHR_texture_transform)" if excused else "")
         ),
         value=round(fraction, 6),

@@ -59,9 +59,11 @@ def run_validator(
 ) -> list[ValidatorResult]:
     """Validate GLB/glTF bytes by name with the Khronos validator; one `ValidatorResult` per file, in order.
 
-    - `required=None`: run when installed, else one `ran=False` result per file with the reason.
-    - `required=True`: a missing validator raises `MissingDependencyError` naming the install command.
-    - `required=False`: never run (every result `ran=False`, reason "disabled").
+    - `required=None`: run when installed; when node or the package is missing, or the validator fails or
+      times out, one `ran=False` result per file with the reason (the bundle is still produced and the
+      report's targets say the validator did not run).
+    - `required=True`: any of those raises (`MissingDependencyError` naming the install command when missing).
+    - `required=False`: never run (every result `ran=False`, reason "validation disabled").
     One node process validates all files (its start-up costs more than validating a small GLB)."""
     if not files:
         return []
@@ -72,7 +74,15 @@ def run_validator(
         if required:
             raise MissingDependencyError(f"the Khronos glTF-Validator cannot run: {reason}")
         return [ValidatorResult(file=name, ran=False, reason=reason) for name in files]
+    try:
+        return _validate(files, timeout)
+    except PipelineError as exc:
+        if required:
+            raise
+        return [ValidatorResult(file=name, ran=False, reason=exc.message) for name in files]
 
+
+def _validate(files: dict[str, bytes], timeout: float) -> list[ValidatorResult]:
     with tempfile.TemporaryDirectory(prefix="gltf-validate-") as tmp:
         paths: dict[str, str] = {}
         for i, (name, data) in enumerate(files.items()):
@@ -89,9 +99,7 @@ def run_validator(
                 timeout=timeout,
             )
         except subprocess.TimeoutExpired:
-            raise PipelineError(
-                f"the glTF validator did not finish within {timeout:.0f} s for {len(files)} file(s)"
-            ) from None
+            raise PipelineError(f"the glTF validator did not finish within {timeout:g} s for {len(files)} file(s)") from None
     if proc.returncode != 0:
         raise PipelineError(
             f"the glTF validator failed (exit {proc.returncode}): {proc.stderr.decode(errors='replace').strip()[-2000:]}"

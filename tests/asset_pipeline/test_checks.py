@@ -201,8 +201,21 @@ def test_validator_package_missing(monkeypatch, tmp_path):
 
 @needs_validator
 def test_validator_timeout():
+    (result,) = bridge.run_validator({"model.glb": triangle_glb()}, timeout=0.001)
+    assert not result.ran and "did not finish within 0.001 s" in result.reason
     with pytest.raises(PipelineError, match="did not finish"):
-        bridge.run_validator({"model.glb": triangle_glb()}, timeout=0.001)
+        bridge.run_validator({"model.glb": triangle_glb()}, required=True, timeout=0.001)
+
+
+@needs_validator
+def test_validator_crash_is_reported(monkeypatch, tmp_path):
+    broken = tmp_path / "validate.mjs"
+    broken.write_text("process.stderr.write('boom'); process.exit(3);\n")
+    monkeypatch.setattr(bridge, "SCRIPT", broken)
+    (result,) = bridge.run_validator({"model.glb": triangle_glb()})
+    assert not result.ran and "exit 3" in result.reason and "boom" in result.reason
+    with pytest.raises(PipelineError, match="exit 3"):
+        bridge.run_validator({"model.glb": triangle_glb()}, required=True)
 
 
 def test_validator_check_summary():
@@ -304,9 +317,14 @@ def test_uv_out_of_range_fails_unless_tiling_is_stated():
     wide = (QUAD_UV * 2 - 0.5).astype(np.float32)
     tex = Texture(solid_png((128, 128, 128)), "image/png")
     result = check(run_checks(quad(mat, uvs=wide, textures=[tex])), "uv_range")
-    assert not result.passed and result.value == 1.0
+    assert not result.passed and result.value == 0.75  # spans 2 tiles: 3 of 4 corners leave the first one
     inside = check(run_checks(quad(mat, textures=[tex])), "uv_range")
     assert inside.passed and inside.value == 0.0
+    # A layout shifted by a whole tile renders the same with (default) REPEAT wrapping, not with CLAMP.
+    shifted = (QUAD_UV + [0.0, 1.0]).astype(np.float32)
+    assert check(run_checks(quad(json.loads(json.dumps(mat)), uvs=shifted, textures=[tex])), "uv_range").passed
+    clamped = Texture(tex.data, "image/png", sampler={"wrapS": 33071, "wrapT": 33071})
+    assert not check(run_checks(quad(json.loads(json.dumps(mat)), uvs=shifted, textures=[clamped])), "uv_range").passed
     tiled = Texture(tex.data, "image/png", sampler={"wrapS": 10497, "wrapT": 10497})
     excused = check(run_checks(quad(json.loads(json.dumps(mat)), uvs=wide, textures=[tiled])), "uv_range")
     assert excused.passed and "tile on purpose" in excused.message
