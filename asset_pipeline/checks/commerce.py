@@ -191,7 +191,7 @@ class _TextureSampler:
             from PIL import Image
 
             with Image.open(io.BytesIO(self.asset.textures[index].data)) as im:
-                self.cache[index] = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+                self.cache[index] = np.asarray(im.convert("RGBA"))  # uint8: a 4K float copy would be 268 MB
         return self.cache[index]
 
     def sample(self, info: dict[str, Any], prim_uvs: list[np.ndarray]) -> np.ndarray | None:
@@ -208,7 +208,7 @@ class _TextureSampler:
         h, w = px.shape[:2]
         x = np.clip(np.floor(u * w).astype(np.int64), 0, w - 1)
         y = np.clip(np.floor(v * h).astype(np.int64), 0, h - 1)
-        return px[y, x]
+        return px[y, x].astype(np.float64) / 255.0
 
 
 def _judged(material: dict[str, Any]) -> bool:
