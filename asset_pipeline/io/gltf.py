@@ -939,6 +939,7 @@ class _Stream:
     components: int
     normalized: bool = False
     with_bounds: bool = False
+    meshopt_filter: str = "NONE"  # the EXT_meshopt_compression filter `data` is pre-filtered with
 
     @property
     def stride(self) -> int:
@@ -1169,6 +1170,24 @@ def _unorm(v: np.ndarray, bits: int, dtype: np.dtype | None = None) -> np.ndarra
     return q.astype(dtype)
 
 
+def _octahedral(v: np.ndarray, w: np.ndarray | None, bits: int) -> np.ndarray:
+    """EXT_meshopt_compression OCTAHEDRAL filter input (meshopt_encodeFilterOct): unit vectors folded onto
+    the octahedron, u/v quantized to `bits`, the third component the constant (2^(bits-1) - 1), the fourth
+    the tangent sign or 0. The constant column makes normals compress far better; the decoder rebuilds
+    unit vectors at full storage precision."""
+    dtype = np.dtype(np.int8) if bits <= 8 else np.dtype(np.int16)
+    levels = (1 << (bits - 1)) - 1
+    p = v[:, :2] / np.maximum(np.abs(v).sum(axis=1, keepdims=True), 1e-30)
+    folded = (1 - np.abs(p[:, ::-1])) * np.where(p >= 0, 1.0, -1.0)
+    p = np.where(v[:, 2:3] >= 0, p, folded)
+    out = np.zeros((len(v), 4), dtype=dtype)
+    out[:, :2] = np.rint(np.clip(p, -1, 1) * levels)
+    out[:, 2] = levels
+    if w is not None:
+        out[:, 3] = np.where(w < 0, -np.iinfo(dtype).max, np.iinfo(dtype).max)
+    return out
+
+
 def _padded(a: np.ndarray) -> np.ndarray:
     """Rows padded with zero columns to a multiple of 4 bytes (glTF vertex element alignment)."""
     row = a.shape[1] * a.dtype.itemsize
@@ -1182,6 +1201,7 @@ def _padded(a: np.ndarray) -> np.ndarray:
 
 def _vertex_streams(prim: Primitive, grid: PositionGrid | None, uv_plan: list[Any], enc: dict[str, Any]) -> list[_Stream]:
     quantize = bool(enc["quantize"])
+    octahedral = quantize and enc["method"] == "meshopt"
     streams: list[_Stream] = []
     if grid is not None:
         streams.append(_Stream("POSITION", _padded(grid.quantize(prim.positions)), 3, with_bounds=True))
@@ -1189,7 +1209,10 @@ def _vertex_streams(prim: Primitive, grid: PositionGrid | None, uv_plan: list[An
         streams.append(_Stream("POSITION", np.ascontiguousarray(prim.positions, dtype=np.float32), 3, with_bounds=True))
     if prim.normals is not None:
         n = _unit_vectors(prim.normals, (0.0, 0.0, 1.0))
-        if quantize:
+        if octahedral:
+            oct_n = _octahedral(n, None, int(enc["normal_bits"]))
+            streams.append(_Stream("NORMAL", oct_n, 3, normalized=True, meshopt_filter="OCTAHEDRAL"))
+        elif quantize:
             q, _ = _snorm(n, int(enc["normal_bits"]))
             streams.append(_Stream("NORMAL", _padded(q), 3, normalized=True))
         else:
@@ -1198,7 +1221,10 @@ def _vertex_streams(prim: Primitive, grid: PositionGrid | None, uv_plan: list[An
         t = np.empty((len(prim.tangents), 4), dtype=np.float32)
         t[:, :3] = _unit_vectors(prim.tangents[:, :3], (1.0, 0.0, 0.0))
         t[:, 3] = np.where(prim.tangents[:, 3] < 0, -1.0, 1.0)
-        if quantize:
+        if octahedral:
+            oct_t = _octahedral(t[:, :3], t[:, 3], int(enc["normal_bits"]))
+            streams.append(_Stream("TANGENT", oct_t, 4, normalized=True, meshopt_filter="OCTAHEDRAL"))
+        elif quantize:
             q, _ = _snorm(t, int(enc["normal_bits"]))
             streams.append(_Stream("TANGENT", q, 4, normalized=True))
         else:
@@ -1330,7 +1356,7 @@ class _GlbWriter:
         self.views.append(view)
         return len(self.views) - 1
 
-    def meshopt_view(self, data: np.ndarray, mode: str, target: int) -> int:
+    def meshopt_view(self, data: np.ndarray, mode: str, target: int, meshopt_filter: str = "NONE") -> int:
         """A bufferView compressed with EXT_meshopt_compression; its uncompressed bytes live in the
         data-less fallback buffer 1, as the extension allows."""
         import meshoptimizer
@@ -1361,6 +1387,8 @@ class _GlbWriter:
                 "mode": mode,
             }
         }
+        if meshopt_filter != "NONE":
+            view["extensions"][MESHOPT]["filter"] = meshopt_filter
         self.fallback_length += length
         self.views.append(view)
         self.used.add(MESHOPT)
@@ -1413,11 +1441,11 @@ class _GlbWriter:
         meshopt = self.method == "meshopt"
         if meshopt and indices is not None:
             indices, order = _optimize_for_meshopt(indices, prim.vertex_count)
-            streams = [_Stream(s.name, s.data[order], s.components, s.normalized, s.with_bounds) for s in streams]
+            streams = [_Stream(s.name, s.data[order], s.components, s.normalized, s.with_bounds, s.meshopt_filter) for s in streams]
         out: dict[str, Any] = {"attributes": {}}
         for s in streams:
             if meshopt:
-                view = self.meshopt_view(s.data, "ATTRIBUTES", ARRAY_BUFFER)
+                view = self.meshopt_view(s.data, "ATTRIBUTES", ARRAY_BUFFER, s.meshopt_filter)
             else:
                 view = self.view(s.data.tobytes(), ARRAY_BUFFER, s.stride)
             out["attributes"][s.name] = self.accessor(
