@@ -58,6 +58,13 @@ class RepairOptions(BaseModel):
     recompute_normals: Literal["missing", "always", "never"] = Field(
         default="missing", description="compute area-weighted vertex normals: where missing or invalid, always, or never"
     )
+    crease_angle: float = Field(
+        default=60.0,
+        ge=0,
+        le=180,
+        description="when a whole primitive gets computed normals, edges whose faces meet at more than this angle "
+        "(degrees) stay hard: their vertices are split (a cube stays a cube; 180 = smooth everywhere)",
+    )
 
 
 def repair(asset: Asset, options: RepairOptions) -> StageReport:
@@ -84,6 +91,7 @@ def repair(asset: Asset, options: RepairOptions) -> StageReport:
         "non_manifold_edges": 0,
         "boundary_edges": 0,
         "normals_computed": 0,
+        "vertices_split_at_creases": 0,
         "points_removed": 0,
     }
     warnings: list[str] = []
@@ -227,8 +235,13 @@ def _repair_triangles(
     prim.indices = faces.astype(np.uint32)
 
     # 6. normals.
-    if options.recompute_normals != "never":
-        totals["normals_computed"] += _fill_normals(prim, cross, topo_of_vertex, options.recompute_normals == "always")
+    if options.recompute_normals == "always" or (options.recompute_normals == "missing" and prim.normals is None):
+        vertices = prim.vertex_count
+        prim = _creased_normals(prim, topo, topo_of_vertex, cross, edges, options.crease_angle)
+        totals["vertices_split_at_creases"] += prim.vertex_count - vertices
+        totals["normals_computed"] += prim.vertex_count
+    elif options.recompute_normals == "missing":
+        totals["normals_computed"] += _repair_normals(prim, cross, topo_of_vertex)
     return prim
 
 
@@ -329,6 +342,7 @@ class _EdgeTable:
         first = starts[sizes == 2]
         self.manifold = np.stack([face[first], face[first + 1]], axis=1)
         self.consistent = forward[first] != forward[first + 1]
+        self.manifold_vertices = np.stack([lo[order][first], hi[order][first]], axis=1)
         # Per face: does it touch a boundary or non-manifold edge (its piece is then not closed)?
         open_entry = np.repeat(sizes != 2, sizes)
         self.face_open = np.zeros(count, dtype=bool)
@@ -432,28 +446,81 @@ def _orient(
     return flip, len(pieces), int(inward.sum())
 
 
-def _fill_normals(prim: Primitive, cross: np.ndarray, topo_of_vertex: np.ndarray, always: bool) -> int:
-    """Area-weighted vertex normals, accumulated per *position* so a UV seam does not crease the shading.
-    Returns how many vertices got a computed normal."""
-    if prim.normals is None or always:
-        need = np.ones(prim.vertex_count, dtype=bool)
-    else:
-        n = prim.normals
-        need = ~np.isfinite(n).all(axis=1) | (np.einsum("ij,ij->i", np.nan_to_num(n), np.nan_to_num(n)) < 1e-12)
-        if not need.any():
-            return 0
+def _creased_normals(
+    prim: Primitive, topo: np.ndarray, topo_of_vertex: np.ndarray, cross: np.ndarray, edges: _EdgeTable, crease_angle: float
+) -> Primitive:
+    """Area-weighted normals for a whole primitive that keep hard edges hard.
+
+    Smooth across UV seams (faces are joined through positions), but at an edge whose faces meet at more than
+    `crease_angle` the shading breaks: glTF clients draw flat normals for meshes without any, so hard edges are
+    what the source looked like. Only corners at positions touching a sharp edge are grouped into smooth fans
+    (two faces sharing a non-sharp manifold edge join their corners at both ends of it); a vertex whose corners
+    fall into several fans is split, one copy per fan. Everywhere else a position is one fan."""
+    slots = int(topo.max()) + 1
+    corner_topo = topo.ravel()
+    fan = corner_topo.astype(np.int64)
+    f, g = edges.manifold[:, 0], edges.manifold[:, 1]
+    length = np.linalg.norm(cross, axis=1)
+    unit = cross / np.maximum(length, 1e-300)[:, None]
+    sharp = np.einsum("ij,ij->i", unit[f], unit[g]) < np.cos(np.radians(crease_angle))
+    hot = np.zeros(0, dtype=np.int64)
+    if sharp.any():
+        at_crease = np.zeros(slots, dtype=bool)
+        at_crease[edges.manifold_vertices[sharp].ravel()] = True
+        hot = np.flatnonzero(at_crease[corner_topo])  # corners at positions on a crease
+        local = np.full(len(corner_topo), -1, dtype=np.int64)
+        local[hot] = np.arange(len(hot))
+        links = []
+        for k in range(2):
+            end = edges.manifold_vertices[:, k]
+            chosen = ~sharp & at_crease[end]
+            ff, gg, vv = f[chosen], g[chosen], end[chosen]
+            corner_f = 3 * ff + np.argmax(topo[ff] == vv[:, None], axis=1)
+            corner_g = 3 * gg + np.argmax(topo[gg] == vv[:, None], axis=1)
+            links.append(np.stack([local[corner_f], local[corner_g]], axis=1))
+        _, label = _components(len(hot), np.concatenate(links))
+        fan[hot] = slots + label
+    fans = int(fan.max()) + 1
+    corner_cross = np.repeat(cross, 3, axis=0)
+    summed = np.stack([np.bincount(fan, weights=corner_cross[:, k], minlength=fans) for k in range(3)], axis=1)
+    norm = np.linalg.norm(summed, axis=1, keepdims=True)
+    fan_normal = np.divide(summed, norm, out=np.tile([0.0, 1.0, 0.0], (fans, 1)), where=norm > 0).astype(np.float32)
+    if len(hot) == 0:
+        prim.normals = fan_normal[topo_of_vertex]
+        return prim
+
+    # Split: every (vertex, fan) at a crease becomes its own vertex; the originals there fall out unused.
+    vertex = prim.indices.astype(np.int64).ravel()
+    _, first, new_index = np.unique(vertex[hot] * fans + fan[hot], return_index=True, return_inverse=True)
+    count = prim.vertex_count
+    flat = vertex.copy()
+    flat[hot] = count + new_index.ravel()
+    used = np.zeros(count + len(first), dtype=bool)
+    used[flat] = True
+    keep = np.flatnonzero(used)
+    source = np.concatenate([np.arange(count), vertex[hot][first]])[keep]
+    out = prim.take_vertices(source)
+    out.normals = np.concatenate([fan_normal[topo_of_vertex], fan_normal[fan[hot][first]]])[keep]
+    renumber = np.full(len(used), -1, dtype=np.int64)
+    renumber[keep] = np.arange(len(keep))
+    out.indices = renumber[flat].reshape(-1, 3).astype(np.uint32)
+    return out
+
+
+def _repair_normals(prim: Primitive, cross: np.ndarray, topo_of_vertex: np.ndarray) -> int:
+    """Replace NaN or zero-length normals by area-weighted smooth ones; returns how many were replaced."""
+    n = np.nan_to_num(prim.normals)
+    need = ~np.isfinite(prim.normals).all(axis=1) | (np.einsum("ij,ij->i", n, n) < 1e-12)
+    if not need.any():
+        return 0
     slots = int(topo_of_vertex.max()) + 1
     corner_slot = topo_of_vertex[prim.indices.astype(np.int64)].ravel()
     corner_cross = np.repeat(cross, 3, axis=0)
     summed = np.stack([np.bincount(corner_slot, weights=corner_cross[:, k], minlength=slots) for k in range(3)], axis=1)
     length = np.linalg.norm(summed, axis=1, keepdims=True)
     unit = np.divide(summed, length, out=np.tile([0.0, 1.0, 0.0], (slots, 1)), where=length > 0)
-    computed = unit[topo_of_vertex].astype(np.float32)
-    if prim.normals is None or always:
-        prim.normals = computed
-    else:
-        prim.normals = prim.normals.copy()
-        prim.normals[need] = computed[need]
+    prim.normals = prim.normals.copy()
+    prim.normals[need] = unit[topo_of_vertex[need]]
     return int(need.sum())
 
 

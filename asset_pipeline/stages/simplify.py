@@ -151,7 +151,7 @@ def _simplify_primitive(prim: Primitive, share: int, local_error: float, options
     error = 0.0
     for attempt, factor in enumerate((1.0, *RELAXED_ERRORS)):
         # Relaxed attempts may also drop tiny disconnected pieces that no collapse can remove.
-        attempt_flags = flags | (meshoptimizer.SIMPLIFY_PRUNE if attempt else 0)
+        attempt_flags = flags
         result, error = _with_attributes(indices, positions, attributes, weights, share * 3, local_error * factor, attempt_flags)
         if len(result) <= share * 3:
             return result.reshape(-1, 3), "attributes" if attempt == 0 else "relaxed", error

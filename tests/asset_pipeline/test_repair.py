@@ -40,12 +40,12 @@ def test_two_cubes_with_duplicate_vertices_are_welded():
     report = repair(asset, RepairOptions())
     prim = asset.meshes[0].primitives[0]
     c = report.changes
-    assert (c["vertices_before"], c["vertices_after"]) == (72, 16)
-    assert c["welded_vertices"] == 56
+    assert c["welded_vertices"] == 56  # 72 soup vertices -> 16 corners...
+    assert (c["vertices_before"], c["vertices_after"]) == (72, 48)  # ...split again per side by the hard edges
     assert (c["faces_before"], c["faces_after"]) == (24, 24)
     assert c["components"] == 2 and c["debris_components_removed"] == 0
     assert c["faces_flipped"] == 0 and c["non_manifold_edges"] == 0 and c["boundary_edges"] == 0
-    assert c["normals_computed"] == 16
+    assert c["normals_computed"] == 48 and c["vertices_split_at_creases"] == 32
     assert prim.normals is not None and np.allclose(np.linalg.norm(prim.normals, axis=1), 1, atol=1e-6)
     assert signed_volume(prim.positions, prim.indices) == pytest.approx(2.0)
 
@@ -145,7 +145,7 @@ def test_degenerate_and_duplicate_faces_are_removed():
     assert c["degenerate_faces_removed"] == 2
     assert c["duplicate_faces_removed"] == 2
     assert c["unreferenced_vertices_removed"] == 1
-    assert c["faces_after"] == 12 and c["vertices_after"] == 8
+    assert c["faces_after"] == 12 and c["vertices_after"] == 24  # 8 corners, split per side for flat normals
 
 
 def test_collinear_triangle_is_degenerate():
@@ -279,3 +279,28 @@ def test_dragon_repairs_quickly():
     prim = asset.meshes[0].primitives[0]
     assert signed_volume(prim.positions, prim.indices) > 0
     assert seconds < 5  # ~1 s on an idle 2-core machine; generous for a shared one
+
+
+def test_computed_normals_keep_hard_edges_hard():
+    box = trimesh.creation.box()
+    asset = single_mesh_asset(box.vertices, box.faces)
+    report = repair(asset, RepairOptions())
+    prim = asset.meshes[0].primitives[0]
+    assert report.changes["vertices_split_at_creases"] == 16  # 8 corners -> 24 vertices, one per face side
+    assert prim.vertex_count == 24
+    tri = prim.positions[prim.indices].astype(np.float64)
+    face_normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    face_normal /= np.linalg.norm(face_normal, axis=1, keepdims=True)
+    assert np.allclose(prim.normals[prim.indices], face_normal[:, None, :], atol=1e-6)  # flat, like the source
+
+    # A finely tessellated sphere has no edge sharper than 60 degrees: smooth, no split.
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    asset = single_mesh_asset(sphere.vertices, sphere.faces)
+    report = repair(asset, RepairOptions())
+    assert report.changes["vertices_split_at_creases"] == 0
+    prim = asset.meshes[0].primitives[0]
+    assert np.allclose(np.einsum("ij,ij->i", prim.normals, prim.positions), 1, atol=0.01)
+
+    # crease_angle=180: smooth everywhere.
+    asset = single_mesh_asset(box.vertices, box.faces)
+    assert repair(asset, RepairOptions(crease_angle=180)).changes["vertices_split_at_creases"] == 0
