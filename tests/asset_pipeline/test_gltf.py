@@ -363,6 +363,12 @@ def test_cube_with_every_attribute_round_trips(encoding):
     assert np.abs(prim_a.normals[order_a] - prim_b.normals[order_b]).max() <= 2e-3
     assert np.abs(prim_a.uvs[0][order_a] - prim_b.uvs[0][order_b]).max() <= 0.5 / 4095 + 1 / 65535
     assert np.abs(prim_a.tangents[order_a] - prim_b.tangents[order_b]).max() <= 2e-3
+    if encoding == "meshopt":
+        doc = glb_json(out)
+        attributes = doc["meshes"][0]["primitives"][0]["attributes"]
+        for name in ("NORMAL", "TANGENT"):
+            view = doc["bufferViews"][doc["accessors"][attributes[name]]["bufferView"]]
+            assert view["extensions"]["EXT_meshopt_compression"]["filter"] == "OCTAHEDRAL"
     assert_valid({f"cube.{encoding}.glb": out})
 
 
