@@ -28,7 +28,7 @@ def generate_lods(asset: Asset, options: LodOptions, reference: Asset | None = N
     """The LOD assets (LOD1, LOD2, ...) and a report. `reference` is the surface errors are measured against
     (default: LOD0). A level that would not be lighter than the one before is left out and reported."""
     lod0 = asset.triangle_count
-    surface = Surface.of(reference if reference is not None else asset)
+    surface: Surface | None = None  # built on first use: the reference's BVH is the costly part
     levels: list[dict[str, Any]] = []
     lods: list[Asset] = []
     warnings: list[str] = []
@@ -44,6 +44,8 @@ def generate_lods(asset: Asset, options: LodOptions, reference: Asset | None = N
         lod = asset.copy()
         simplify_options = SimplifyOptions(target_triangles=target, target_error=options.target_error, measure_error=False)
         report = simplify_against(lod, simplify_options, reference=None)
+        if surface is None:
+            surface = Surface.of(reference if reference is not None else asset)
         error = geometric_error(surface, Surface.of(lod), samples=options.error_samples)
         lod.extras["geometric_error"] = error
         warnings.extend(f"LOD{level}: {w}" for w in report.warnings)
@@ -63,9 +65,7 @@ def generate_lods(asset: Asset, options: LodOptions, reference: Asset | None = N
         )
         lods.append(lod)
         previous = lod.triangle_count
-    changes = {
-        "lod0_triangles": lod0,
-        "reference_triangles": surface.faces.shape[0],
-        "levels": levels,
-    }
-    return lods, StageReport(stage="lods", changes=changes, warnings=warnings)
+    changes: dict[str, Any] = {"lod0_triangles": lod0, "levels": levels}
+    if surface is not None:
+        changes["reference_triangles"] = len(surface.faces)
+    return lods, StageReport(stage="lods", skipped=not lods, changes=changes, warnings=warnings)

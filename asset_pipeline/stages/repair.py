@@ -108,7 +108,7 @@ def repair(asset: Asset, options: RepairOptions) -> StageReport:
             if out is not None:
                 kept.append(out)
         mesh.primitives = kept
-    _drop_empty_meshes(asset)
+    drop_empty_meshes(asset)
 
     if asset.triangle_count == 0 and not any(p.mode == "points" and p.vertex_count for p in asset.primitives()):
         raise InvalidGeometryError(
@@ -574,8 +574,10 @@ def _mesh_world_scales(asset: Asset) -> dict[int, float]:
     return scales
 
 
-def _drop_empty_meshes(asset: Asset) -> None:
-    """Meshes left without primitives are removed and the nodes drawing them draw nothing."""
+def drop_empty_meshes(asset: Asset) -> None:
+    """Primitives left without triangles (or points) are removed; meshes left without primitives are removed and the nodes drawing them draw nothing."""
+    for mesh in asset.meshes:
+        mesh.primitives = [p for p in mesh.primitives if p.triangle_count or (p.mode == "points" and p.vertex_count)]
     keep = [i for i, m in enumerate(asset.meshes) if m.primitives]
     if len(keep) == len(asset.meshes):
         return

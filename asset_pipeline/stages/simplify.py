@@ -26,6 +26,7 @@ from ..asset import Asset, Primitive
 from ..errors import MissingDependencyError
 from ..measure import Surface, geometric_error
 from . import StageReport
+from .repair import drop_empty_meshes
 
 RELAXED_ERRORS = (4.0, 16.0)  # multipliers of target_error tried before falling back to sloppy clustering
 MAX_ATTRIBUTE_FLOATS = 16  # meshoptimizer's attribute limit (conservative across versions)
@@ -93,6 +94,7 @@ def simplify_against(asset: Asset, options: SimplifyOptions, reference: Surface 
                     f"mesh {asset.meshes[mesh_index].name!r}: kept {len(indices):,} triangles, over its share of {share:,}"
                 )
             _compact(prim, indices)
+    drop_empty_meshes(asset)  # a tiny part whose share rounded to nothing
     simplify_ms = (time.perf_counter() - start) * 1000
 
     after = asset.triangle_count

@@ -96,3 +96,9 @@ def test_real_scans_lod_chain(name):
     assert errors == sorted(errors) and hausdorff == sorted(hausdorff)  # LOD2 >= LOD1 >= LOD0
     assert lods[-1].extras["geometric_error"].mean_rel < 0.005
     assert report.skipped == (reference.triangle_count <= 150_000)
+
+
+def test_no_ratios_no_lods():
+    points = single_mesh_asset(np.eye(3), None, mode="points")  # nothing to measure, and nothing is asked
+    lods, report = generate_lods(points, LodOptions(ratios=()))
+    assert lods == [] and report.skipped

@@ -150,3 +150,16 @@ def test_real_scans_at_a_quarter(name):
     print(name, report.changes)
     assert target * 0.95 <= asset.triangle_count <= target
     assert report.changes["error_mean_rel"] < 5e-4  # measured: bunny 1.6e-4, armadillo 2.7e-4
+
+
+def test_a_part_whose_share_rounds_to_nothing_is_dropped_not_left_empty():
+    big = trimesh.creation.icosphere(subdivisions=5)  # 20480
+    speck = np.array([[5, 5, 5], [5.01, 5, 5], [5, 5.01, 5], [5, 5, 5.01]], dtype=np.float32)
+    prims = [
+        Primitive(positions=big.vertices.astype(np.float32), indices=big.faces.astype(np.uint32)),
+        Primitive(positions=speck, indices=np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]], np.uint32)),
+    ]
+    asset = Asset(nodes=[Node("n", mesh=0)], meshes=[Mesh("m", prims)], roots=[0])
+    simplify(asset, SimplifyOptions(target_triangles=400))
+    assert all(p.triangle_count > 0 for p in asset.primitives())
+    assert asset.triangle_count <= 400
