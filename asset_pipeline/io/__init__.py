@@ -67,19 +67,30 @@ def sniff(data: bytes, filename: str = "") -> str:
     if _looks_like_obj(data[:65536]):
         return "obj"
     ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    # Formats without a magic number: the name decides, and the reader says what is wrong (a binary STL
+    # whose triangle count does not match its size, an OBJ of comments only) instead of "unknown format".
+    if ext == ".stl":
+        return "stl"
+    if ext == ".obj" and _is_text(data[:65536]):
+        return "obj"
     raise UnsupportedFormatError(
         f"{filename or 'input'}: not a recognised 3D format (expected OBJ, PLY, STL, glTF, GLB or a zip of them)"
         + (f"; the name says {ext} but the content does not match" if ext in EXTENSIONS else "")
     )
 
 
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 13))
+
+
+def _is_text(head: bytes) -> bool:
+    """Text in any 8-bit encoding: at most 1% control characters."""
+    return len(head) - len(head.translate(None, _CONTROL_BYTES)) <= len(head) // 100
+
+
 def _looks_like_obj(head: bytes) -> bool:
-    try:
-        text = head.decode("utf-8", errors="strict")
-    except UnicodeDecodeError:
-        text = head.decode("latin-1")
-        if sum(ch < " " and ch not in "\r\n\t" for ch in text) > len(text) // 100:
-            return False
+    if not _is_text(head):
+        return False
+    text = head.decode("utf-8", errors="replace")
     keys = {line.split(maxsplit=1)[0] for line in text.splitlines() if line.strip() and not line.startswith("#")}
     return "v" in keys
 
@@ -118,7 +129,7 @@ def read_path(path, limits: Limits = DEFAULT_LIMITS) -> Asset:
     data = p.read_bytes()
     # A loose .obj/.gltf next to its .mtl/.bin/textures: offer the folder's small side files.
     resources: dict[str, bytes] = {}
-    if sniff(data, p.name) in ("obj", "gltf"):
+    if sniff(data, p.name) in ("obj", "gltf", "ply"):
         for side in p.parent.iterdir():
             if side.is_file() and side != p and side.stat().st_size <= limits.max_input_bytes:
                 if side.suffix.lower() in (".mtl", ".bin", ".png", ".jpg", ".jpeg", ".webp", ".tga", ".bmp"):
