@@ -15,7 +15,9 @@ names, hierarchy and pivots survive while every root ends with an identity matri
 
 from __future__ import annotations
 
+import copy
 import math
+from itertools import permutations
 from typing import Any
 
 import numpy as np
@@ -348,11 +350,9 @@ def _unit_from_category(largest: float, category: Category, warnings: list[str])
 
 def _dimension_mismatch(size_m: np.ndarray, target: np.ndarray, difference: np.ndarray) -> str:
     names = ("width", "height", "depth")
-    parts = ", ".join(f"{n} {s:.3f} m vs {t:.3f} m ({d:+.0%})" for n, s, t, d in zip(names, size_m, target, difference))
+    parts = ", ".join(f"{n} {s:.3f} m vs {t:.3f} m ({d:+.0%})" for n, s, t, d in zip(names, size_m, target, difference, strict=True))
     message = f"the model's proportions disagree with the merchant dimensions by more than {MERCHANT_TOLERANCE:.0%}: {parts}"
     # A swapped pair of dimensions (W x D x H given for W x H x D) is the usual cause: say so when one fits.
-    from itertools import permutations
-
     for perm in permutations(range(3)):
         if perm == (0, 1, 2):
             continue
@@ -396,8 +396,6 @@ def _bake_into_roots(asset: Asset, correction: np.ndarray) -> list[str]:
 
 
 def _copy_mesh(mesh: Mesh) -> Mesh:
-    import copy
-
     return copy.deepcopy(mesh)
 
 
