@@ -499,6 +499,7 @@ class _MaterialLibrary:
         self._loaded: dict[tuple[str, str], _Loaded | None] = {}
         self._registered: dict[tuple[str, bool], int] = {}
         self._phong_noted = False
+        self._kd_noted = False
 
     # -- libraries
     def load_library(self, rest: str) -> None:
@@ -662,7 +663,10 @@ class _MaterialLibrary:
         base = _floats(stmts.get("kd"), 3)
         base_info, map_mode = self._base_colour(maps.get("map_kd"), maps.get("map_d"), directory, name)
         if "map_kd" in maps and self._load(maps["map_kd"], directory) is not None:
-            base = [1.0, 1.0, 1.0]  # the map carries the colour (as Blender and obj2gltf read it)
+            if base is not None and base != [1.0, 1.0, 1.0] and not self._kd_noted:
+                self._kd_noted = True
+                self.notes.append("Kd ignored where a map_Kd colour map is given (as Blender reads MTL files)")
+            base = [1.0, 1.0, 1.0]  # the map carries the colour
         alpha_mode = alpha_mode or map_mode
         if base is not None or alpha < 1.0:
             pbr["baseColorFactor"] = [*(base or [1.0, 1.0, 1.0]), alpha]

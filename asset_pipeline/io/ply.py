@@ -145,7 +145,9 @@ def read_ply(data: bytes, ctx: ReadContext) -> Asset:
         if short:
             notes.append(f"dropped {short:,} faces with fewer than 3 corners")
         if (sizes > 3).any():
-            notes.append(f"triangulated {int((sizes > 3).sum()):,} polygons as fans (exact for convex polygons)")
+            notes.append(
+                f"triangulated {int((sizes > 3).sum()):,} faces with more than 3 corners as fans (exact for convex polygons)"
+            )
         if "texcoord" in faces:
             corner_uv = _corner_uvs(faces["texcoord"], sizes, what)
         if any(n in faces for n in ("red", "r", "diffuse_red")):

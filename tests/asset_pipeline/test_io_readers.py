@@ -120,7 +120,8 @@ def test_obj_quads_mtl_and_textures_in_a_zip():
     assert wood["name"] == "wood" and metal["name"] == "metal"
     pbr = wood["pbrMetallicRoughness"]
     assert asset.textures[pbr["baseColorTexture"]["index"]].mime_type == "image/jpeg"
-    assert pbr["baseColorFactor"] == [1.0, 1.0, 1.0, 1.0]  # the map carries the colour
+    assert pbr["baseColorFactor"] == [1.0, 1.0, 1.0, 1.0]  # the map carries the colour; Kd is noted
+    assert any("Kd ignored" in n for n in asset.provenance.notes)
     assert pbr["metallicFactor"] == 0.0 and pbr["roughnessFactor"] == pytest.approx(1 - (360 / 1000) ** 0.5, abs=1e-4)
     assert wood["normalTexture"]["scale"] == 0.5
     assert asset.textures[wood["normalTexture"]["index"]].mime_type == "image/png"
@@ -325,8 +326,9 @@ SQUARE = [(0, 0, 0), (1, 0, 0), (1, 1, 0), (0, 1, 0)]
 
 
 @pytest.mark.parametrize("encoding", ["ascii", "binary_little_endian", "binary_big_endian"])
-def test_ply_encodings_without_colours(encoding):
-    asset = aio.read(ply_bytes(encoding, XYZ, SQUARE, [[0, 1, 2], [0, 2, 3]]), "square.ply")
+@pytest.mark.parametrize("face_list", ["vertex_indices", "vertex_index"])
+def test_ply_encodings_without_colours(encoding, face_list):
+    asset = aio.read(ply_bytes(encoding, XYZ, SQUARE, [[0, 1, 2], [0, 2, 3]], face_list=face_list), "square.ply")
     prim = only_prim(asset)
     assert (prim.triangle_count, prim.vertex_count, prim.colors) == (2, 4, None)
     assert face_set(prim) == {((0, 0, 0), (1, 0, 0), (1, 1, 0)), ((0, 0, 0), (0, 1, 0), (1, 1, 0))}
@@ -562,7 +564,7 @@ def test_dragon_ascii_ply():
     prim = only_prim(asset)
     assert prim.triangle_count == 871_414 and prim.vertex_count == 437_645
     np.testing.assert_allclose(asset.dimensions(), [0.205, 0.144, 0.092], atol=0.002)
-    assert seconds < 3.0  # ~0.35 s here; trimesh takes 3.1 s
+    assert seconds < 5.0  # ~0.35 s on an idle core (open3d 0.25-0.45 s, trimesh 3.1 s); generous for shared CI
     # The same mesh written as binary PLY reads back identically.
     header = (
         f"ply\nformat binary_little_endian 1.0\nelement vertex {prim.vertex_count}\n"
@@ -596,3 +598,15 @@ def test_read_path_offers_the_folder_side_files(tmp_path):
     asset = aio.read_path(tmp_path / "cube.obj")
     assert asset.provenance.filename == "cube.obj" and asset.provenance.format == "obj"
     assert len(asset.textures) == 2 and asset.triangle_count == 12
+
+
+def test_ply_binary_general_list_layout():
+    # int-counted lists followed by a scalar, mixed lengths: the generic instance walk.
+    header = (
+        "ply\nformat binary_big_endian 1.0\nelement vertex 5\nproperty double x\nproperty double y\nproperty double z\n"
+        "element face 2\nproperty list int uint vertex_indices\nproperty uchar flags\nend_header\n"
+    ).encode()
+    verts = np.array(SQUARE + [(0.5, 2, 0)], dtype=">f8").tobytes()
+    faces = struct.pack(">i3IB", 3, 0, 1, 2, 7) + struct.pack(">i5IB", 5, 0, 1, 2, 3, 4, 9)
+    prim = only_prim(aio.read(header + verts + faces, "general.ply"))
+    assert prim.triangle_count == 1 + 3 and prim.vertex_count == 5
