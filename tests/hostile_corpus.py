@@ -258,6 +258,31 @@ def _glb_with_image(image: bytes) -> bytes:
     return glb(doc, bin_chunk + uv + image)
 
 
+def mutated_samples(count: int, seed: int = 0) -> list[tuple[str, str, bytes]]:
+    """(name, filename, bytes) of `count` control samples with random damage: flipped bytes, cuts,
+    inserted junk and inserted tokens readers treat specially. Each must read or raise a PipelineError."""
+    rng = np.random.default_rng(seed)
+    samples = control_samples()
+    tokens = [b"-1", b"nan", b"1e308", b"99999999999", b" ", b"\n", b"/", b"//", b"0", b"-", b"3.5", b"255",
+              b"list", b"vertex", b"f", b"v", b"\\", b"{", b"]", b"PK\x03\x04", b"\x00" * 8]
+    out = []
+    for i in range(count):
+        name, filename, data = samples[i % len(samples)]
+        damaged = bytearray(data)
+        operation = int(rng.integers(0, 4))
+        if operation == 0 and damaged:
+            for _ in range(int(rng.integers(1, 6))):
+                damaged[int(rng.integers(0, len(damaged)))] = int(rng.integers(0, 256))
+        elif operation == 1:
+            damaged = damaged[: int(rng.integers(0, len(damaged) + 1))]
+        else:
+            at = int(rng.integers(0, len(damaged) + 1))
+            junk = tokens[int(rng.integers(0, len(tokens)))] if operation == 3 else rng.bytes(int(rng.integers(1, 20)))
+            damaged[at:at] = junk
+        out.append((f"{name}_mutation_{i}", filename, bytes(damaged)))
+    return out
+
+
 # ---- the corpus --------------------------------------------------------------------------------------
 
 def hostile_corpus() -> list[HostileCase]:

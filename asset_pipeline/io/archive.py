@@ -14,6 +14,7 @@ import io
 import posixpath
 import stat
 import zipfile
+import zlib
 
 from ..asset import Asset, Provenance
 from ..errors import CorruptFileError, LimitExceededError, UnsafeArchiveError, UnsupportedFormatError
@@ -36,6 +37,8 @@ def read_zip(data: bytes, ctx: ReadContext) -> Asset:
         infos = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
         raise CorruptFileError(f"{what}: not a readable zip ({exc})") from None
+    except NotImplementedError as exc:  # e.g. "zip file version 6.3" (features Python cannot read)
+        raise UnsupportedFormatError(f"{what}: {exc}") from None
 
     if len(infos) > limits.max_zip_members:
         raise LimitExceededError(f"{what} has {len(infos):,} members; the limit is {limits.max_zip_members:,}")
@@ -170,7 +173,7 @@ def _extract(
                             f"{what}: member {info.filename} expands more than {max_ratio:,.0f}x (zip bomb?)"
                         )
                     chunks.append(chunk)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
             raise CorruptFileError(f"{what}: member {info.filename} is damaged ({exc})") from None
         except NotImplementedError as exc:
             raise UnsupportedFormatError(f"{what}: member {info.filename}: {exc}") from None

@@ -118,8 +118,24 @@ def check_finite(positions: np.ndarray, what: str) -> None:
         bad = np.flatnonzero(~rows_ok)
         count = f"{len(bad):,} vertices have" if len(bad) > 1 else "1 vertex has"
         raise InvalidGeometryError(
-            f"{what}: {count} NaN or infinite coordinates (first: vertex {int(bad[0]) + 1:,} in file order)"
+            f"{what}: {count} NaN or infinite coordinates, or beyond the float32 range "
+            f"(first: vertex {int(bad[0]) + 1:,} in file order)"
         )
+
+
+def to_float32(values: np.ndarray) -> np.ndarray:
+    """float32 copy; values beyond float32's range become inf (and are refused by `check_finite`)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(values).astype(np.float32)
+
+
+def finite_uvs(uv: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Texture coordinates with NaN/inf replaced by 0 (a bad UV spoils a texel, not the model)."""
+    bad = ~np.isfinite(uv)
+    if bad.any():
+        uv = np.where(bad, 0.0, uv).astype(np.float32)
+        notes.append(f"{int(bad.any(axis=1).sum()):,} texture coordinates with NaN/infinite values set to 0")
+    return uv
 
 
 def check_indices(indices: np.ndarray, count: int, what: str) -> None:

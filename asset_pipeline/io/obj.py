@@ -31,8 +31,10 @@ from .meshdata import (
     check_limits,
     fan_triangulate,
     find_resource,
+    finite_uvs,
     split_corners,
     srgb_to_linear,
+    to_float32,
     unit_normals,
 )
 
@@ -53,6 +55,7 @@ def read_obj(data: bytes, ctx: ReadContext) -> Asset:
     uvs = _rows(table, _VT, 2, "texture coordinate ('vt')", min_count=1) if table.count(_VT) else None
     normals = _rows(table, _VN, 3, "normal ('vn')", min_count=3) if table.count(_VN) else None
     if uvs is not None:
+        uvs = finite_uvs(uvs, notes)
         uvs[:, 1] = 1.0 - uvs[:, 1]  # OBJ's V axis points up the image, glTF's down
 
     keywords = table.keywords()
@@ -193,7 +196,7 @@ def _rows(table: _LineTable, kind: int, columns: int, what: str, min_count: int)
     values = _numbers(table.payload(kind, keyword_length), np.float64, table, kind)
     if len(values) != counts.sum():
         raise CorruptFileError(f"{table.what}: malformed {what} lines")
-    return _gather(values, counts, columns, 0.0).astype(np.float32)
+    return to_float32(_gather(values, counts, columns, 0.0))
 
 
 def _vertices(table: _LineTable, ctx: ReadContext, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -206,7 +209,7 @@ def _vertices(table: _LineTable, ctx: ReadContext, notes: list[str]) -> tuple[np
     if len(values) != counts.sum():
         raise CorruptFileError(f"{table.what}: malformed vertex ('v') lines")
     rows = _gather(values, counts, 6, np.nan)
-    positions = rows[:, :3]
+    positions = to_float32(rows[:, :3])
     check_finite(positions, ctx.filename or "OBJ")
     colored = counts >= 6
     colors = None
@@ -224,7 +227,7 @@ def _vertices(table: _LineTable, ctx: ReadContext, notes: list[str]) -> tuple[np
             colors = np.concatenate([srgb_to_linear(rgb), np.ones((len(rgb), 1), np.float32)], axis=1)
     if (counts == 7).any():
         notes.append("a 7th number on 'v' lines ignored (only x y z r g b is a known convention)")
-    return positions.astype(np.float32), colors
+    return positions, colors
 
 
 def _faces(table: _LineTable, nv: int, nvt: int, nvn: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -30,10 +30,12 @@ from .meshdata import (
     check_indices,
     check_limits,
     fan_triangulate,
+    finite_uvs,
     find_resource,
     split_corners,
     srgb_to_linear,
     strips_to_triangles,
+    to_float32,
     unit_normals,
 )
 
@@ -92,11 +94,13 @@ def read_ply(data: bytes, ctx: ReadContext) -> Asset:
     for axis in "xyz":
         if axis not in vertex:
             raise CorruptFileError(f"{what}: the vertex element has no '{axis}' property")
-    positions = np.stack([vertex[a] for a in "xyz"], axis=1).astype(np.float64)
+    for key in ("x", "y", "z", "nx", "ny", "nz", "red", "green", "blue", "alpha", "r", "g", "b", "a", "u", "v", "s", "t"):
+        if isinstance(vertex.get(key), tuple):
+            raise CorruptFileError(f"{what}: vertex property '{key}' must be a number, not a list")
+    positions = to_float32(np.stack([vertex[a] for a in "xyz"], axis=1))
     if len(positions) == 0:
         raise InvalidGeometryError(f"{what}: the file has no vertices")
     check_finite(positions, what)
-    positions = positions.astype(np.float32)
     count = len(positions)
 
     normals = None
@@ -106,6 +110,8 @@ def read_ply(data: bytes, ctx: ReadContext) -> Asset:
             notes.append(f"normals dropped: {bad:,} are zero-length or not finite")
     colors = _colors(vertex, _dtype_of(header, "vertex"), notes)
     uv = _vertex_uvs(vertex)
+    if uv is not None:
+        uv = finite_uvs(uv, notes)
 
     faces = values.get("face", {})
     face_list = faces.get("vertex_indices", faces.get("vertex_index"))
@@ -115,6 +121,11 @@ def read_ply(data: bytes, ctx: ReadContext) -> Asset:
             notes.append(f"element '{element.name}' ({element.count:,}) ignored")
     if faces and face_list is None:
         raise CorruptFileError(f"{what}: the face element has no vertex_indices list")
+    for value, label in ((face_list, "face vertex_indices"), (strip_list, "tristrips vertex_indices"), (faces.get("texcoord"), "face texcoord")):
+        if value is not None and not isinstance(value, tuple):
+            raise CorruptFileError(f"{what}: {label} must be a list property")
+    if isinstance(faces.get("texnumber"), tuple):
+        raise CorruptFileError(f"{what}: face texnumber must be a number, not a list")
 
     name = posixpath.splitext(posixpath.basename(ctx.filename.replace("\\", "/")))[0] or "mesh"
     asset = Asset(nodes=[Node(name=name, mesh=0)], meshes=[Mesh(name=name, primitives=[])], roots=[0])
@@ -149,7 +160,7 @@ def read_ply(data: bytes, ctx: ReadContext) -> Asset:
                 f"triangulated {int((sizes > 3).sum()):,} faces with more than 3 corners as fans (exact for convex polygons)"
             )
         if "texcoord" in faces:
-            corner_uv = _corner_uvs(faces["texcoord"], sizes, what)
+            corner_uv = finite_uvs(_corner_uvs(faces["texcoord"], sizes, what), notes)
         if any(n in faces for n in ("red", "r", "diffuse_red")):
             notes.append("per-face colours ignored (only per-vertex colours are kept)")
     if has_strips:
@@ -490,27 +501,33 @@ class _AsciiBody:
         if len(offsets) != n + 1 or offsets[-1] != len(numbers):
             self._line_error(element, first, last, None)
         cursor = offsets[:-1].copy()
+        ends = offsets[1:]
         values = {}
         for p in props:
+            self._check_within_line(element, cursor + 1, ends)
             if p.count_dtype:
                 counts = numbers[cursor].astype(np.int64)
                 if (counts < 0).any():
                     raise CorruptFileError(f"{self.what}: negative list length in '{element.name}'")
+                self._check_within_line(element, cursor + 1 + counts, ends)
                 within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-                index = np.repeat(cursor + 1, counts) + within
-                if len(index) and index.max() >= len(numbers):
-                    self._line_error(element, first, last, None)
-                values[p.name] = (numbers[index], counts)
+                values[p.name] = (numbers[np.repeat(cursor + 1, counts) + within], counts)
                 cursor = cursor + 1 + counts
             else:
-                values[p.name] = numbers[np.minimum(cursor, len(numbers) - 1)]
+                values[p.name] = numbers[cursor]
                 cursor = cursor + 1
-        if not (cursor == offsets[1:]).all():
-            bad = int(np.argmax(cursor != offsets[1:]))
-            raise CorruptFileError(
-                f"{self.what}: '{element.name}' element {bad + 1:,}: its list lengths do not match the numbers on its line"
-            )
+        self._check_within_line(element, ends, cursor)  # every number on a line is used
         return values
+
+    def _check_within_line(self, element: _Element, needed: np.ndarray, ends: np.ndarray) -> None:
+        """Each instance reads only the numbers on its own line."""
+        over = needed > ends
+        if over.any():
+            bad = int(np.argmax(over))
+            raise CorruptFileError(
+                f"{self.what}: '{element.name}' element {bad + 1:,}: the numbers on its line do not match "
+                "its properties and list lengths"
+            )
 
     def _line_offsets(self, first: int, last: int) -> np.ndarray:
         base = self.line_starts[first]
@@ -588,7 +605,7 @@ def _colors(vertex: _Values, types: dict[str, str], notes: list[str]) -> np.ndar
 def _vertex_uvs(vertex: _Values) -> np.ndarray | None:
     for u, v in _UV_NAMES:
         if u in vertex and v in vertex:
-            uv = np.stack([vertex[u], vertex[v]], axis=1).astype(np.float32)
+            uv = to_float32(np.stack([vertex[u], vertex[v]], axis=1))
             uv[:, 1] = 1.0 - uv[:, 1]  # PLY (MeshLab) UVs have V up; glTF's V points down
             return uv
     return None
@@ -598,7 +615,7 @@ def _corner_uvs(texcoord: tuple[np.ndarray, np.ndarray], sizes: np.ndarray, what
     flat, counts = texcoord
     if not (counts == 2 * sizes).all():
         raise CorruptFileError(f"{what}: face texcoord lists must hold 2 numbers per face corner")
-    uv = flat.reshape(-1, 2).astype(np.float32)
+    uv = to_float32(flat.reshape(-1, 2))
     uv[:, 1] = 1.0 - uv[:, 1]
     return uv
 

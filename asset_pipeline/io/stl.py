@@ -18,7 +18,7 @@ import numpy as np
 from ..asset import Asset, Mesh, Node, Primitive, Provenance
 from ..errors import CorruptFileError, InvalidGeometryError
 from . import ReadContext
-from .meshdata import check_finite, check_limits, srgb_to_linear
+from .meshdata import check_finite, check_limits, srgb_to_linear, to_float32
 
 _RECORD = np.dtype([("normal", "<f4", 3), ("vertices", "<f4", (3, 3)), ("attribute", "<u2")])
 _SOLID = re.compile(rb"^[ \t]*solid\b[ \t]*(.*?)[ \t]*\r?$", re.M | re.I)
@@ -143,7 +143,7 @@ def _read_ascii(data: bytes, what: str, stem: str, ctx: ReadContext) -> list[tup
             numbers = np.zeros(0)
         if len(numbers) != 3 * len(coords):
             raise CorruptFileError(f"{what}: a vertex line in solid {name or stem!r} does not hold 3 numbers")
-        positions = numbers.reshape(-1, 3)
+        positions = to_float32(numbers.reshape(-1, 3))
         check_finite(positions, what)
-        solids.append((name or stem, positions.astype(np.float32), None))
+        solids.append((name or stem, positions, None))
     return solids

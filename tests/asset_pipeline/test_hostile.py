@@ -9,8 +9,8 @@ import pytest
 
 from asset_pipeline import io as aio
 from asset_pipeline.errors import PipelineError
-from asset_pipeline.limits import DEFAULT_LIMITS
-from tests.hostile_corpus import control_samples, hostile_corpus
+from asset_pipeline.limits import DEFAULT_LIMITS, Limits
+from tests.hostile_corpus import control_samples, hostile_corpus, mutated_samples
 
 CASES = hostile_corpus()
 CONTROLS = control_samples()
@@ -44,3 +44,19 @@ def test_hostile_case_raises_its_typed_error(case):
         pytest.fail(f"{case.name}: read without error; expected {case.expected.__name__}")
     # Hostile input is refused quickly (bombs are never inflated, huge counts never allocated).
     assert time.perf_counter() - start < 5.0
+
+
+def test_randomly_damaged_files_raise_only_typed_errors():
+    """Byte flips, cuts and inserted junk in every control sample: each read either succeeds or raises a
+    PipelineError, never a raw exception (IndexError, zlib.error, ValueError...)."""
+    limits = Limits(max_input_triangles=100_000, max_input_vertices=100_000)
+    outcomes = {"read": 0, "refused": 0}
+    for name, filename, data in mutated_samples(3000, seed=7):
+        try:
+            aio.read(data, filename, limits)
+            outcomes["read"] += 1
+        except PipelineError:
+            outcomes["refused"] += 1
+        except Exception as exc:  # noqa: BLE001 - the point of the test
+            pytest.fail(f"{name}: {type(exc).__name__}: {exc}")
+    assert outcomes["refused"] > 1000 and outcomes["read"] > 100
