@@ -115,8 +115,8 @@ def run_timed(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run:
 def run_ours_child(source: str, outdir: str) -> None:
     """Entry point of the child process (`--run-ours`): one optimize() call, instrumented, results to outdir.
 
-    Two thin wrappers record what the stage log does not: the duration of each write_glb call (the first
-    is model.glb) and the world-space vertices just before and after the normalize stage, from which the
+    Two thin wrappers record what the stage log does not: the duration of the write_glb call that made
+    model.glb (found by identity of the bytes it returned) and the world-space vertices just before and after the normalize stage, from which the
     parent recovers the transform. The wrappers' own copying time is measured and taken off the stage."""
     t0 = time.perf_counter()
     import asset_pipeline
@@ -124,7 +124,7 @@ def run_ours_child(source: str, outdir: str) -> None:
     import asset_pipeline.stages.normalize as normalize_mod
 
     import_s = time.perf_counter() - t0
-    writes: list[dict[str, float]] = []
+    writes: list[tuple[bytes, float]] = []  # (returned bytes, seconds) of every write_glb call
     captured: dict[str, Any] = {"overhead_s": 0.0}
 
     real_write_glb = gltf_io.write_glb
@@ -132,7 +132,7 @@ def run_ours_child(source: str, outdir: str) -> None:
     def timed_write_glb(*args: Any, **kwargs: Any) -> bytes:
         start = time.perf_counter()
         data = real_write_glb(*args, **kwargs)
-        writes.append({"s": time.perf_counter() - start, "bytes": len(data)})
+        writes.append((data, time.perf_counter() - start))
         return data
 
     real_normalize = normalize_mod.normalize
@@ -159,15 +159,16 @@ def run_ours_child(source: str, outdir: str) -> None:
     (out / "model.glb").write_bytes(bundle.files["model.glb"])
     (out / "metadata.json").write_bytes(bundle.files["metadata.json"])
     stage_ms = [(s.stage, s.ms) for s in bundle.metadata.stage_log]
+    model_write_s = next((s for data, s in writes if data is bundle.files["model.glb"]), None)
     glb_stage_s = sum(ms for name, ms in stage_ms if name in GLB_STAGES) / 1000.0
     transform, fit = fit_similarity(captured.get("before"), captured.get("after"))
     result = {
         "import_s": import_s,
         "optimize_s": optimize_s,
         "stage_ms": stage_ms,
-        "model_glb_write_s": writes[0]["s"] if writes else None,
+        "model_glb_write_s": model_write_s,
         "instrument_overhead_s": captured["overhead_s"],
-        "glb_path_s": glb_stage_s + (writes[0]["s"] if writes else 0.0) - captured["overhead_s"],
+        "glb_path_s": glb_stage_s + (model_write_s or 0.0) - captured["overhead_s"],
         "lod_files": [name for name in bundle.files if name.startswith("model.lod")],
         "normalize_transform": transform.tolist() if transform is not None else None,
         "normalize_fit": fit,
@@ -266,11 +267,10 @@ class Scan:
 def prepare_scan(path: Path, work: Path, budget: int) -> tuple[Scan, Any]:
     """Read the source with our reader (the error reference) and give each anchor an input it can read."""
     from asset_pipeline.io import read_path, sniff
+    from asset_pipeline.measure import Surface
 
     reference = read_path(path)
     tris = reference.triangle_count
-    from asset_pipeline.measure import Surface
-
     scan = Scan(path, path.name, tris, min(1.0, budget / tris) if tris else 1.0, bool(reference.textures))
     scan.surface = Surface.of(reference)
     fmt = sniff(path.read_bytes()[:65536], path.name)
@@ -286,8 +286,7 @@ def prepare_scan(path: Path, work: Path, budget: int) -> tuple[Scan, Any]:
         from asset_pipeline.io.gltf import write_glb
 
         converted = work / (path.stem + ".plain.glb")
-        if not converted.exists():
-            converted.write_bytes(write_glb(reference))
+        converted.write_bytes(write_glb(reference))  # reference.encoding is None: plain float arrays
         note = f"{fmt.upper()} converted to a plain GLB by our reader + writer before the run, untimed"
         scan.anchor_inputs = {"gltfpack": path if fmt == "obj" else converted, "gltf-transform": converted}
         scan.anchor_notes = {"gltf-transform": note} if fmt == "obj" else {"gltfpack": note, "gltf-transform": note}
