@@ -1419,9 +1419,11 @@ class _GlbWriter:
         if triangles and (prim.indices is None or not len(prim.indices)):
             return None
         out: dict[str, Any]
-        if triangles and self.method == "draco":
+        if triangles and self.method == "draco" and _has_draco_visible_triangle(prim, int(self.enc["position_bits"])):
             out = self.draco_primitive(prim)
         else:
+            # Draco refuses a mesh whose triangles all collapse on its quantization grid (a tiny part of a
+            # coarse LOD); such a primitive is written as plain streams, which glTF allows beside Draco ones.
             out = self.stream_primitive(prim, grid, uv_plan)
         if prim.material is not None and 0 <= prim.material < len(self.asset.materials):
             out["material"] = prim.material
@@ -1742,6 +1744,20 @@ def _glb_container(doc: dict[str, Any], bin_data: bytes) -> bytes:
         padded = bin_data + b"\0" * (-len(bin_data) % 4)
         chunks += struct.pack("<II", len(padded), CHUNK_BIN) + padded
     return struct.pack("<4sII", GLB_MAGIC, 2, GLB_HEADER_BYTES + len(chunks)) + chunks
+
+
+def _has_draco_visible_triangle(prim: Primitive, position_bits: int) -> bool:
+    """Whether any triangle keeps three distinct corners on Draco's position grid (the primitive's own
+    bounding box divided into 2^bits - 1 steps per axis, as the Draco encoder quantizes)."""
+    p = prim.positions.astype(np.float64)
+    lo = p.min(axis=0)
+    extent = float((p.max(axis=0) - lo).max())
+    if extent <= 0:
+        return False
+    q = np.floor((p - lo) / extent * ((1 << position_bits) - 1) + 0.5).astype(np.int64)
+    a, b, c = (q[prim.indices[:, k]] for k in range(3))
+    distinct = (a != b).any(axis=1) & (b != c).any(axis=1) & (a != c).any(axis=1)
+    return bool(distinct.any())
 
 
 def write_glb(asset: Asset) -> bytes:

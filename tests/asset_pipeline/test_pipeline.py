@@ -1,0 +1,122 @@
+"""End to end: every real scan in ../shared/scans through `optimize(..., "web-ar")`, checked against the issue's
+acceptance points: 0 glTF-Validator errors on every GLB, within the profile budgets, dimensions within 1% of the
+input's (after unit conversion), variants preserved, USDZ produced and passing USD validation, posters produced."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from asset_pipeline import optimize
+from asset_pipeline import io as aio
+from asset_pipeline.checks.validator import validator_available
+from asset_pipeline.io.usdz import validate_usdz
+from asset_pipeline.metadata import Metadata, Report
+from asset_pipeline.profiles import get_profile
+
+from ..conftest import SCANS, scan_path
+
+WEB_AR = get_profile("web-ar")
+
+
+@pytest.fixture(scope="module", params=SCANS)
+def scan_bundle(request):
+    path = scan_path(request.param)
+    source = aio.read_path(path)
+    bundle = optimize(path, "web-ar", validate=validator_available() or None)
+    return request.param, source, bundle
+
+
+def test_bundle_files_and_documents(scan_bundle):
+    name, _, bundle = scan_bundle
+    expected = {"model.glb", "model.lod1.glb", "model.lod2.glb", "model.usdz", "poster.webp", "thumb.webp", "metadata.json", "report.json"}
+    assert expected <= set(bundle.files), f"{name}: missing {expected - set(bundle.files)}"
+    metadata = Metadata.model_validate_json(bundle.files["metadata.json"])
+    Report.model_validate_json(bundle.files["report.json"])
+    assert metadata.source.sha256 and metadata.profile == "web-ar"
+    assert [s.stage for s in metadata.stage_log][:3] == ["read", "repair", "reconstruct"]
+    assert all(s.ms >= 0 for s in metadata.stage_log)
+    for fname, info in metadata.files.items():
+        assert info.bytes == len(bundle.files[fname])
+
+
+def test_glbs_pass_khronos_validator(scan_bundle):
+    name, _, bundle = scan_bundle
+    if not validator_available():
+        pytest.skip("Khronos glTF-Validator not installed: run scripts/setup.sh")
+    results = bundle.report.validator
+    assert {r.file for r in results} == {"model.glb", "model.lod1.glb", "model.lod2.glb"}
+    for r in results:
+        assert r.ran and r.errors == 0, f"{name} {r.file}: {r.errors} errors: {r.messages[:5]}"
+
+
+def test_within_web_ar_budgets(scan_bundle):
+    name, _, bundle = scan_bundle
+    md = bundle.metadata
+    assert md.geometry.triangles <= WEB_AR.max_triangles
+    assert len(bundle.files["model.glb"]) <= WEB_AR.max_bytes, f"{name}: {len(bundle.files['model.glb']):,} bytes"
+    assert md.geometry.draw_calls <= WEB_AR.max_draw_calls
+    for tex in md.textures:
+        assert max(tex.width, tex.height) <= WEB_AR.max_texture_size
+    tris = [lod.triangles for lod in md.lods]
+    assert tris == sorted(tris, reverse=True) and len(tris) == 3
+
+
+def test_dimensions_match_input_after_unit_conversion(scan_bundle):
+    name, source, bundle = scan_bundle
+    md = bundle.metadata
+    src_dims = np.sort(source.dimensions() * md.unit.scale_to_m)
+    out_dims = np.sort(np.array(md.dimensions_m.as_tuple()))
+    np.testing.assert_allclose(out_dims, src_dims, rtol=0.01, err_msg=name)
+    # and the GLB itself says so: read it back
+    back = aio.read(bundle.files["model.glb"], "model.glb")
+    np.testing.assert_allclose(np.sort(back.dimensions()), out_dims, rtol=0.01)
+    lo = back.bounds()[0]
+    assert abs(lo[1]) < 1e-3 * max(out_dims), "origin at the bottom"
+
+
+def test_variants_and_material_extensions_survive(scan_bundle):
+    name, source, bundle = scan_bundle
+    back = aio.read(bundle.files["model.glb"], "model.glb")
+    assert back.variants == source.variants
+    src_ext = {e for m in source.materials for e in m.get("extensions", {})}
+    out_ext = {e for m in back.materials for e in m.get("extensions", {})}
+    assert src_ext <= out_ext, f"{name}: lost {src_ext - out_ext}"
+    src_names = sorted(m.get("name", "") for m in source.materials)
+    assert sorted(m.get("name", "") for m in back.materials) == src_names
+    if source.variants:
+        mapped = [p.variant_mappings for p in back.primitives() if p.variant_mappings]
+        assert mapped, "variant mappings on primitives"
+
+
+def test_usdz_passes_usd_validation(scan_bundle):
+    name, _, bundle = scan_bundle
+    errors = validate_usdz(bundle.files["model.usdz"])
+    assert errors == [], f"{name}: {errors[:5]}"
+
+
+def test_poster_shows_the_product(scan_bundle, artifacts_dir):
+    name, _, bundle = scan_bundle
+    poster = Image.open(io.BytesIO(bundle.files["poster.webp"]))
+    assert poster.format == "WEBP" and poster.mode == "RGBA"
+    alpha = np.asarray(poster)[..., 3]
+    covered = alpha > 0
+    assert alpha[0, 0] == 0 and covered.mean() > 0.05, f"{name}: product covers {covered.mean():.1%}"
+    ys, xs = np.nonzero(covered)
+    extent = max(ys.max() - ys.min(), xs.max() - xs.min()) / max(alpha.shape)
+    assert 0.4 < extent <= 1.0, f"{name}: product framed at {extent:.0%} of the poster"
+    rgb = np.asarray(poster.convert("RGB"))[covered]
+    assert rgb.std() > 3, "not a flat silhouette"
+    poster.save(artifacts_dir / f"poster-{name}.png")
+
+
+def test_report_targets_present(scan_bundle):
+    _, _, bundle = scan_bundle
+    targets = {t.target for t in bundle.report.targets}
+    assert {"khronos-3dc-mobile-ar", "shopify", "google-merchant-center", "amazon", "apple-quick-look"} <= targets
+    doc = json.loads(bundle.files["report.json"])
+    assert doc["asset_id"] == bundle.metadata.asset_id
