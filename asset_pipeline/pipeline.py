@@ -239,7 +239,7 @@ def _package(
     make_usdz: bool,
     make_poster: bool,
 ):
-    from .checks.validator import run_validator
+    from .checks.validator import UNCOMPRESSED, run_validator
     from .io.gltf import write_glb
     from .measure import geometric_error
 
@@ -284,8 +284,24 @@ def _package(
 
         files["poster.webp"] = render_poster(asset, size=prof.poster_size)
         files["thumb.webp"] = render_poster(asset, size=prof.thumb_size)
-    validator = run_validator({n: d for n, d in files.items() if n.endswith(".glb")}, required=validate)
+    to_validate = {n: d for n, d in files.items() if n.endswith(".glb")}
+    if validate is not False and (asset.encoding or {}).get("method") in ("meshopt", "draco"):
+        for name, level_asset in zip(to_validate.copy(), [asset, *lod_assets]):
+            to_validate[UNCOMPRESSED.format(name)] = _write_uncompressed(level_asset)
+    validator = run_validator(to_validate, required=validate)
     return files, lod_infos, validator, usdz_bytes
+
+
+def _write_uncompressed(asset: Asset) -> bytes:
+    """The GLB with the same arrays and quantization but no meshopt/Draco, for the validator to read."""
+    from .io.gltf import write_glb
+
+    encoding = asset.encoding
+    asset.encoding = {**(encoding or {}), "method": "none"}
+    try:
+        return write_glb(asset)
+    finally:
+        asset.encoding = encoding
 
 
 def _material_infos(asset: Asset) -> list[MaterialInfo]:

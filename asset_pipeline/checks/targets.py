@@ -29,6 +29,7 @@ import zipfile
 
 from ..errors import MissingDependencyError, PipelineError
 from ..metadata import CheckResult, Metadata, TargetResult, ValidatorResult
+from .validator import UNCOMPRESSED
 
 MB = 1_000_000
 
@@ -82,14 +83,18 @@ class _Context:
         return True
 
     def require_valid(self, failures: list[str]) -> None:
-        """The Khronos validator must have run on model.glb and found no errors."""
-        result = self.validator.get("model.glb")
-        if result is None or not result.ran:
-            reason = result.reason if result is not None and result.reason else "no result for model.glb"
-            failures.append(f"validator not run: glTF validity unknown ({reason})")
-        elif result.errors:
-            codes = sorted({m.get("code", "?") for m in result.messages if m.get("severity") == "error"})
-            failures.append(f"Khronos validator: {result.errors} error(s) in model.glb ({', '.join(codes[:5])})")
+        """The Khronos validator must have run on model.glb and found no errors; when model.glb is
+        meshopt/Draco-compressed (contents the validator cannot read), also on its uncompressed twin."""
+        for name in ("model.glb", UNCOMPRESSED.format("model.glb")):
+            result = self.validator.get(name)
+            if result is None and name != "model.glb":
+                continue
+            if result is None or not result.ran:
+                reason = result.reason if result is not None and result.reason else f"no result for {name}"
+                failures.append(f"validator not run: glTF validity unknown ({reason})")
+            elif result.errors:
+                codes = sorted({m.get("code", "?") for m in result.messages if m.get("severity") == "error"})
+                failures.append(f"Khronos validator: {result.errors} error(s) in {name} ({', '.join(codes[:5])})")
 
     def require_real_scale(self, failures: list[str]) -> None:
         check = self.checks.get("real_dimensions")

@@ -25,6 +25,9 @@ SCRIPT = NODE_DIR / "validate.mjs"
 PACKAGE_JSON = NODE_DIR / "node_modules" / "gltf-validator" / "package.json"
 SETUP_COMMAND = f"npm ci --prefix {NODE_DIR} --no-audit --no-fund"
 """What installs the validator (scripts/setup.sh runs the same in that folder)."""
+UNCOMPRESSED = "{} (uncompressed)"
+"""Result name for the same GLB written without meshopt/Draco: this validator version reads neither
+extension's contents, so geometry validity of a compressed file is checked on its uncompressed twin."""
 MAX_MESSAGES = 50
 DEFAULT_TIMEOUT_S = 300.0
 """For the whole batch, generous: three real product GLBs (11 MB) validate in 0.3 s here, including node start-up."""
