@@ -224,3 +224,20 @@ def test_small_triangles_in_metres_are_all_charted_and_zero_area_faces_dropped()
     assert details["zero_area_faces_dropped"] == 1  # the collinear one, nothing else
     assert details["triangles_after"] == len(sphere.faces)
     assert details["color_rmse"] < 2.0
+
+
+def test_reconstructed_point_cloud_colours_survive_into_the_texture():
+    """reconstruct -> bake: a coloured sphere cloud's colour ends in the baked texture."""
+    from asset_pipeline.stages.reconstruct import ReconstructOptions, reconstruct
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(6000, 3))
+    points = points / np.linalg.norm(points, axis=1, keepdims=True) * 0.1
+    asset = single_mesh_asset(points, None, colors=colour_field(points), mode="points")
+    reconstruct(asset, ReconstructOptions(depth=7))
+    report = bake(asset, BakeOptions(texture_size=512))
+    prim = asset.meshes[0].primitives[0]
+    assert report.changes["primitives_baked"] == 1 and prim.colors is None
+    pixels = decode(asset.textures[0])
+    expected = srgb8(colour_field(prim.positions.astype(np.float64))[:, :3])
+    assert np.sqrt(np.mean((sample_bilinear(pixels, prim.uvs[0]) - expected) ** 2)) < 8.0
