@@ -5,12 +5,14 @@ Textures arrive from untrusted uploads, so an image is sized from its header *be
 typed `CorruptFileError` instead of a traceback.
 
 Readers keep PNG, JPEG and WebP bytes exactly as they came (no re-encode, no quality loss); other formats
-Pillow can read (TGA, BMP, GIF, TIFF, ...) are converted to PNG because glTF cannot reference them."""
+Pillow can read (TGA, BMP, GIF, TIFF, ...) are converted to PNG because glTF cannot reference them. KTX2
+(which only glTF carries, and Pillow cannot decode) is checked as a container by `check_ktx2`."""
 
 from __future__ import annotations
 
 import io
 import struct
+import threading
 import warnings
 
 from PIL import Image, UnidentifiedImageError
@@ -21,6 +23,8 @@ from .limits import Limits
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 KTX2_MAGIC = b"\xabKTX 20\xbb\r\n\x1a\n"
+# Identifier, nine header fields, then the dfd/kvd/sgd byte ranges; the mip level index follows.
+_KTX2_INDEX_END = 80
 
 # glTF core (PNG, JPEG) plus the formats of EXT_texture_webp and KHR_texture_basisu.
 GLTF_IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/ktx2")
@@ -103,11 +107,15 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+# Serializes the rare decodes that must lift Pillow's process-wide pixel limit (see `_decode_over_pillow_limit`).
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
 def _check_pixels(size: tuple[int, int], limits: Limits) -> None:
     width, height = size
     if width * height > limits.max_image_pixels:
         raise LimitExceededError(
-            f"image {width}x{height} is over the {limits.max_image_pixels / 1e6:.0f}M pixel limit "
+            f"image {width}x{height} = {width * height:,} pixels is over the {limits.max_image_pixels:,} pixel limit "
             "(treated as a decompression bomb)"
         )
 
@@ -115,27 +123,92 @@ def _check_pixels(size: tuple[int, int], limits: Limits) -> None:
 def open_image(data: bytes, limits: Limits) -> Image.Image:
     """Decode `data` fully, refusing images over `limits.max_image_pixels` before decoding them.
 
-    Raises LimitExceededError for oversized images, CorruptFileError for anything Pillow cannot decode
-    (including truncated files, which Pillow would otherwise pad with grey)."""
+    `limits` alone decides: Pillow's own process-wide limit (`Image.MAX_IMAGE_PIXELS`) neither refuses an
+    image the configured limit allows nor words the refusal. Raises LimitExceededError for oversized images,
+    CorruptFileError for anything Pillow cannot decode (including truncated files, which Pillow would
+    otherwise pad with grey)."""
     if not data:
         raise CorruptFileError("image is empty (0 bytes)")
     size = header_size(data)
     if size is not None:
         _check_pixels(size, limits)
     try:
-        with warnings.catch_warnings():
-            # Our own limit decides; Pillow's fixed one only warns below twice its value.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            _check_pixels(image.size, limits)
-            image.load()
-    except Image.DecompressionBombError as exc:  # only when our limit is above twice Pillow's own
-        raise LimitExceededError(f"image is over Pillow's decompression-bomb limit: {exc}") from None
+        try:
+            return _decode(data, limits)
+        except Image.DecompressionBombError:
+            return _decode_over_pillow_limit(data, limits)
+    except Image.DecompressionBombError:
+        # Pillow still refuses with its limit raised to ours: the image is over twice our limit (a size
+        # the header did not tell, or the check above would have named it).
+        raise LimitExceededError(
+            f"image is over the {limits.max_image_pixels:,} pixel limit (treated as a decompression bomb)"
+        ) from None
     except UnidentifiedImageError:
         raise CorruptFileError("not an image format that can be read (expected PNG, JPEG or WebP)") from None
     except _DECODE_ERRORS as exc:
         raise CorruptFileError(f"image cannot be decoded: {exc}") from None
+    except MemoryError:
+        raise LimitExceededError("image does not fit in memory once decoded; lower max_image_pixels") from None
+
+
+def _decode(data: bytes, limits: Limits) -> Image.Image:
+    with warnings.catch_warnings():
+        # Our own limit decides; Pillow's only warns between its value and twice it.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data))
+        _check_pixels(image.size, limits)
+        image.load()
     return image
+
+
+def _decode_over_pillow_limit(data: bytes, limits: Limits) -> Image.Image:
+    """Decode an image Pillow refused although the configured limit allows it (a limit above twice Pillow's
+    default of ~89M pixels). Pillow reads its limit from a module global, at open and for some formats
+    (TIFF) at load, so the global is raised to the configured limit around both, under a lock, and
+    restored: other threads meanwhile see a limit no lower than before, and `_check_pixels` guards ours."""
+    with _PILLOW_LIMIT_LOCK:
+        pillow_limit = Image.MAX_IMAGE_PIXELS
+        if pillow_limit is not None:
+            Image.MAX_IMAGE_PIXELS = max(pillow_limit, limits.max_image_pixels)
+        try:
+            return _decode(data, limits)
+        finally:
+            Image.MAX_IMAGE_PIXELS = pillow_limit
+
+
+def check_ktx2(data: bytes, limits: Limits) -> tuple[int, int]:
+    """(width, height) of KTX2 bytes after checking them as far as can be without a Basis Universal
+    transcoder: the pixel limit, and that the data format descriptor, key/value data, supercompression data
+    and every mip level lie inside the file (so a truncated or forged file is refused at read time).
+
+    Raises LimitExceededError for oversized images, CorruptFileError for a broken container."""
+    if len(data) < _KTX2_INDEX_END:
+        raise CorruptFileError(f"KTX2 image is truncated: {len(data)} bytes, shorter than its {_KTX2_INDEX_END}-byte header")
+    width, height, _depth, _layers, _faces, levels = struct.unpack_from("<6I", data, 20)
+    if width == 0:
+        raise CorruptFileError("KTX2 image has a width of 0")
+    _check_pixels((width, max(height, 1)), limits)  # a height of 0 is a 1D texture
+    level_count = max(levels, 1)  # 0 asks the loader to generate mips from the one level stored
+    if _KTX2_INDEX_END + 24 * level_count > len(data):
+        raise CorruptFileError(
+            f"KTX2 image is truncated: its {level_count:,} mip levels' index ends past the file's {len(data):,} bytes"
+        )
+    dfd_offset, dfd_length, kvd_offset, kvd_length, sgd_offset, sgd_length = struct.unpack_from("<4I2Q", data, 48)
+    ranges = [
+        ("data format descriptor", dfd_offset, dfd_length),
+        ("key/value data", kvd_offset, kvd_length),
+        ("supercompression data", sgd_offset, sgd_length),
+    ]
+    for level in range(level_count):
+        offset, length, _uncompressed = struct.unpack_from("<3Q", data, _KTX2_INDEX_END + 24 * level)
+        ranges.append((f"mip level {level}", offset, length))
+    for what, offset, length in ranges:
+        if length and offset + length > len(data):
+            raise CorruptFileError(
+                f"KTX2 image is truncated: its {what} (bytes {offset:,}..{offset + length:,}) "
+                f"ends past the file's {len(data):,} bytes"
+            )
+    return width, height
 
 
 def texture_from_bytes(data: bytes, name: str, limits: Limits) -> tuple[Texture, Image.Image]:

@@ -338,8 +338,15 @@ def hostile_corpus() -> list[HostileCase]:
     verts, faces = grid(12)  # 288 triangles
     doc, bin_chunk = mesh_doc(verts, faces)
     add("glb_over_triangle_limit", "model.glb", glb(doc, bin_chunk), LimitExceededError, "triangles", Limits(max_input_triangles=100))
-    add("glb_image_decompression_bomb", "model.glb", _glb_with_image(png_header_only(50_000, 50_000)), LimitExceededError, "pixels")
-    add("glb_image_not_an_image", "model.glb", _glb_with_image(b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 8), CorruptFileError)
+    add(
+        "glb_image_decompression_bomb",
+        "model.glb",
+        _glb_with_image(png_header_only(50_000, 50_000)),
+        LimitExceededError,
+        f"image 0: image 50000x50000 = 2,500,000,000 pixels is over the {Limits().max_image_pixels:,} pixel limit",
+    )
+    add("glb_image_not_an_image", "model.glb", _glb_with_image(b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 8), CorruptFileError, "image 0")
+    add("glb_truncated_png_texture", "model.glb", _glb_with_image(png(64, 64)[:2000]), CorruptFileError, "image 0: image cannot be decoded")
 
     # -- glTF JSON with side files
     doc, bin_chunk = mesh_doc(TRIANGLE, np.array([0, 1, 2]))
@@ -452,6 +459,6 @@ def hostile_corpus() -> list[HostileCase]:
         "model.zip",
         zip_bytes({"model.glb": _glb_with_image(png_header_only(40_000, 40_000))}),
         LimitExceededError,
-        "pixels",
+        f"40000x40000 = 1,600,000,000 pixels is over the {Limits().max_image_pixels:,} pixel limit",
     )
     return cases

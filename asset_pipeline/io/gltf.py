@@ -2,10 +2,11 @@
 
 Reading parses the GLB container and the JSON itself, so hostile input fails with a typed error naming the
 problem (truncated container, forged chunk or accessor lengths, indices past the vertex list, node cycles,
-NaN positions, oversized images) before anything large is allocated. Geometry compressed with
-EXT_meshopt_compression or KHR_draco_mesh_compression and quantized with KHR_mesh_quantization is decoded to
-plain float arrays; materials are kept as glTF JSON verbatim (every extension) with texture references
-pointing into `Asset.textures`.
+NaN positions, oversized images) before anything large is allocated; every image is decoded once (KTX2 is
+checked as a container), so a truncated or corrupt texture is refused at read time, naming the image.
+Geometry compressed with EXT_meshopt_compression or KHR_draco_mesh_compression and quantized with
+KHR_mesh_quantization is decoded to plain float arrays; materials are kept as glTF JSON verbatim (every
+extension) with texture references pointing into `Asset.textures`.
 
 Writing produces a GLB that the Khronos glTF-Validator accepts with no errors, encoded as `Asset.encoding`
 asks (see `Asset.encoding`): plain float32, KHR_mesh_quantization (positions as integers with the
@@ -19,12 +20,10 @@ import base64
 import binascii
 import copy
 import hashlib
-import io
 import json
 import math
 import posixpath
 import struct
-import warnings
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -39,6 +38,7 @@ from ..errors import (
     MissingDependencyError,
     UnsupportedFormatError,
 )
+from ..images import check_ktx2, encode_png, open_image, sniff_image_mime
 from . import ReadContext
 
 GENERATOR = "immersive asset_pipeline"
@@ -77,12 +77,6 @@ TEXTURE_TRANSFORM = "KHR_texture_transform"
 # Root and node extensions carried verbatim: the ones whose JSON refers to nothing this model renumbers.
 KEPT_ROOT_EXTENSIONS = (LIGHTS,)
 KEPT_NODE_EXTENSIONS = (LIGHTS,)
-
-IMAGE_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\xabKTX 20\xbb\r\n\x1a\n", "image/ktx2"),
-)
 
 DEFAULT_ENCODING: dict[str, Any] = {
     "method": "none",
@@ -192,40 +186,6 @@ def _parse_json(raw: bytes, ctx: ReadContext, what: str) -> dict[str, Any]:
     return doc
 
 
-def _sniff_image(data: bytes) -> str | None:
-    for magic, mime in IMAGE_MAGIC:
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def _image_size(data: bytes, mime: str, where: str, limits) -> tuple[int, int]:
-    """Width and height from the image header (never decoding pixels), checked against the pixel limit."""
-    if mime == "image/ktx2":
-        if len(data) < 28:
-            raise CorruptFileError(f"{where} is a truncated KTX2 file")
-        width, height = struct.unpack_from("<II", data, 20)
-    else:
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data)) as im:
-                    width, height = im.size
-        except Image.DecompressionBombError as exc:
-            raise LimitExceededError(f"{where}: {exc}") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise CorruptFileError(f"{where} is not a readable {mime.split('/')[-1].upper()} image ({exc})") from None
-    if width * height > limits.max_image_pixels:
-        raise LimitExceededError(
-            f"{where} is {width}x{height} = {width * height:,} pixels; the limit is {limits.max_image_pixels:,}"
-        )
-    return width, height
-
-
 def _normalize_ints(raw: np.ndarray) -> np.ndarray:
     """glTF normalized integers to float32 (signed values clamp at -1, as the spec says)."""
     info = np.iinfo(raw.dtype)
@@ -294,6 +254,7 @@ class _GltfReader:
         self._buffers: dict[int, bytes | None] = {}
         self._views: dict[int, memoryview] = {}
         self._accessors: dict[int, np.ndarray] = {}
+        self._images: dict[int, tuple[bytes, str, str]] = {}
         self.base_dir = posixpath.dirname(ctx.filename.replace("\\", "/")) if ctx.filename else ""
 
     # ---- helpers -------------------------------------------------------------------------
@@ -518,7 +479,13 @@ class _GltfReader:
 
     # ---- images and textures -------------------------------------------------------------
     def image(self, index: int, what: str) -> tuple[bytes, str, str]:
+        """(bytes, MIME type, name) of image `index`, decoded once to check it however many textures use it."""
         img = self.get("images", index, what)
+        if index not in self._images:
+            self._images[index] = self._checked_image(index, img)
+        return self._images[index]
+
+    def _checked_image(self, index: int, img: dict[str, Any]) -> tuple[bytes, str, str]:
         where = f"image {index}"
         if "bufferView" in img:
             data = bytes(self.buffer_view(self._int(img, "bufferView", where), where))
@@ -526,11 +493,23 @@ class _GltfReader:
             data = self.resource(img["uri"], where)
         else:
             raise CorruptFileError(f"{self.name}: {where} has neither a uri nor a bufferView")
-        mime = _sniff_image(data) or img.get("mimeType")
-        if mime not in ("image/png", "image/jpeg", "image/webp", "image/ktx2"):
-            raise CorruptFileError(f"{self.name}: {where} is not a PNG, JPEG, WebP or KTX2 image")
-        _image_size(data, mime, f"{self.name}: {where}", self.limits)
         name = img.get("name") or (posixpath.basename(unquote(img["uri"])) if isinstance(img.get("uri"), str) and not img["uri"].startswith("data:") else "")
+        if name:
+            where = f"{where} ({name})"
+        # The bytes say what they are; a declared mimeType is often wrong in the wild.
+        mime = sniff_image_mime(data)
+        try:
+            if mime == "image/ktx2":
+                check_ktx2(data, self.limits)
+            else:
+                # A full decode: a truncated or corrupt image is refused here, naming the image, rather
+                # than in whichever later stage first touches its pixels.
+                decoded = open_image(data, self.limits)
+                if mime is None:
+                    data, mime = encode_png(decoded), "image/png"
+                    self.note(f"{where} is {decoded.format}, which glTF cannot reference; converted to PNG")
+        except (CorruptFileError, LimitExceededError) as exc:
+            raise type(exc)(f"{self.name}: {where}: {exc.message}") from None
         return data, mime, name
 
     def textures(self) -> tuple[list[Texture], dict[int, int]]:
@@ -1706,7 +1685,7 @@ class _GlbWriter:
                 out["extensions"] = {ext_name: {"source": image(tex.data, tex.mime_type)}}
                 self.used.add(ext_name)
                 if tex.fallback is not None:
-                    out["source"] = image(tex.fallback, tex.fallback_mime_type or _sniff_image(tex.fallback) or "image/png")
+                    out["source"] = image(tex.fallback, tex.fallback_mime_type or sniff_image_mime(tex.fallback) or "image/png")
                 else:
                     self.required.add(ext_name)
             textures.append(out)

@@ -820,25 +820,159 @@ def _png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
-def _glb_with_image(image: bytes) -> bytes:
+def _glb_with_image(image: bytes, **image_fields) -> bytes:
     doc, blob = triangle_doc(np.eye(3), [0, 1, 2])
     offset = len(blob) + (-len(blob) % 4)
     blob += b"\0" * (offset - len(blob)) + image
     doc["bufferViews"].append({"buffer": 0, "byteOffset": offset, "byteLength": len(image)})
     doc["buffers"][0]["byteLength"] = len(blob)
-    doc["images"] = [{"bufferView": 2, "mimeType": "image/png"}]
+    doc["images"] = [{"bufferView": 2, "mimeType": "image/png", **image_fields}]
     doc["textures"] = [{"source": 0}]
     return make_glb(doc, blob)
 
 
-def test_images_over_the_pixel_limit_are_refused_before_decoding():
-    with pytest.raises(LimitExceededError, match="image 0 is 200x100 = 20,000 pixels; the limit is 10,000"):
+def _noise_image(fmt: str, width: int = 64, height: int = 64) -> bytes:
+    """Noise, so that cutting the file breaks its compressed stream rather than only its padding."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    pixels = np.random.default_rng(3).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(buf, fmt)
+    return buf.getvalue()
+
+
+def _ktx2(width: int, height: int, levels: int = 1, level_bytes: int = 64) -> bytes:
+    """A KTX2 container (UASTC-sized blocks of zeros): header, index, data format descriptor, mip levels."""
+    level_index_end = 80 + 24 * levels
+    dfd = struct.pack("<I", 44) + b"\0" * 40
+    dfd_offset = level_index_end
+    level_offsets = [dfd_offset + len(dfd) + level * level_bytes for level in range(levels)]
+    header = b"\xabKTX 20\xbb\r\n\x1a\n" + struct.pack("<9I", 0, 1, width, height, 0, 0, 1, levels, 0)
+    index = struct.pack("<4I2Q", dfd_offset, len(dfd), 0, 0, 0, 0)
+    level_index = b"".join(struct.pack("<3Q", offset, level_bytes, level_bytes) for offset in level_offsets)
+    return header + index + level_index + dfd + b"\0" * (level_bytes * levels)
+
+
+def test_images_over_the_pixel_limit_are_refused_before_decoding(monkeypatch):
+    with pytest.raises(LimitExceededError, match="image 0: image 200x100 = 20,000 pixels is over the 10,000 pixel limit"):
         read_glb(_glb_with_image(png_bytes(200, 100)), ctx(max_image_pixels=10_000))
-    # A header claiming 100k x 100k pixels: Pillow's own decompression-bomb guard fires first.
-    with pytest.raises(LimitExceededError):
-        read_glb(_glb_with_image(_png_header_only(100_000, 100_000)), ctx(max_image_pixels=10**12))
-    with pytest.raises(CorruptFileError, match="image 0 is not a readable PNG"):
+    # A decompression bomb's header: refused from the header with our message, Pillow never opens it.
+    def pillow_must_not_open(*args, **kwargs):
+        raise AssertionError("Pillow opened an image the header already refused")
+
+    from PIL import Image
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Image, "open", pillow_must_not_open)
+        with pytest.raises(LimitExceededError, match=r"100000x100000 = 10,000,000,000 pixels is over the 67,108,864 pixel limit"):
+            read_glb(_glb_with_image(_png_header_only(100_000, 100_000)), ctx(max_image_pixels=8192 * 8192))
+        with pytest.raises(LimitExceededError, match=r"image 0: image 100000x100000 = .* pixels is over the 67,108,864"):
+            read_glb(_glb_with_image(_ktx2(100_000, 100_000)), ctx(max_image_pixels=8192 * 8192))
+
+
+def test_configured_pixel_limit_decides_not_pillows(monkeypatch):
+    """Pillow refuses images over twice its own process-wide MAX_IMAGE_PIXELS; a larger configured limit
+    must still be honoured, for formats sized from their header (PNG) and formats Pillow sizes (TGA)."""
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # refuses over 2000 pixels; the images have 4096
+    png = png_bytes(64, 64)
+    asset = read_glb(_glb_with_image(png), ctx(max_image_pixels=10_000))
+    assert asset.textures[0].data == png
+    tga = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(tga, "TGA")
+    asset = read_glb(_glb_with_image(tga.getvalue()), ctx(max_image_pixels=10_000))
+    assert asset.textures[0].mime_type == "image/png"
+    assert Image.MAX_IMAGE_PIXELS == 1000  # restored after the decodes that raised it
+    # Over the configured limit: our message, whichever of the two limits Pillow would have hit.
+    with pytest.raises(LimitExceededError, match="image 64x64 = 4,096 pixels is over the 3,000 pixel limit"):
+        read_glb(_glb_with_image(tga.getvalue()), ctx(max_image_pixels=3_000))
+    with pytest.raises(LimitExceededError, match="image 0: image is over the 1,500 pixel limit"):
+        read_glb(_glb_with_image(tga.getvalue()), ctx(max_image_pixels=1_500))
+    assert Image.MAX_IMAGE_PIXELS == 1000
+
+
+def test_broken_images_are_refused_at_read_time_naming_the_image():
+    png, jpeg = _noise_image("PNG"), _noise_image("JPEG")
+    for cut in (png[: len(png) // 2], png[:-40]):
+        with pytest.raises(CorruptFileError, match=r"test.glb: image 0 \(albedo\): image cannot be decoded"):
+            read_glb(_glb_with_image(cut, name="albedo"), ctx())
+    with pytest.raises(CorruptFileError, match=r"image 0: image cannot be decoded: image file is truncated"):
+        read_glb(_glb_with_image(jpeg[: len(jpeg) // 2], mimeType="image/jpeg"), ctx())
+    flipped = bytearray(png)
+    flipped[len(png) // 2 : len(png) // 2 + 64] = b"\xff" * 64
+    with pytest.raises(CorruptFileError, match="image 0: image cannot be decoded"):
+        read_glb(_glb_with_image(bytes(flipped)), ctx())
+    with pytest.raises(CorruptFileError, match="image 0: not an image format that can be read"):
         read_glb(_glb_with_image(b"definitely not an image"), ctx())
+    empty = glb_json(_glb_with_image(b"x"))
+    empty["images"] = [{"uri": "data:image/png;base64,"}]
+    with pytest.raises(CorruptFileError, match="image 0: image is empty"):
+        read_gltf(json.dumps(empty).encode(), ReadContext(filename="test.gltf"))
+    # The whole files read: the bytes are kept as they are, and the declared mimeType yields to the bytes.
+    for data, mime in ((png, "image/png"), (jpeg, "image/jpeg")):
+        texture = read_glb(_glb_with_image(data, mimeType="image/webp"), ctx()).textures[0]
+        assert texture.data == data and texture.mime_type == mime
+
+
+def test_images_glTF_cannot_reference_become_png():
+    from PIL import Image
+
+    bmp = io.BytesIO()
+    Image.new("RGB", (5, 3), (200, 100, 50)).save(bmp, "BMP")
+    asset = read_glb(_glb_with_image(bmp.getvalue()), ctx())
+    texture = asset.textures[0]
+    assert texture.mime_type == "image/png"
+    decoded = Image.open(io.BytesIO(texture.data))
+    assert decoded.format == "PNG" and decoded.size == (5, 3) and decoded.getpixel((4, 2)) == (200, 100, 50)
+    assert "image 0 is BMP, which glTF cannot reference; converted to PNG" in asset.provenance.notes
+    assert_valid({"bmp.glb": write_glb(asset)})
+
+
+def test_ktx2_images_are_checked_without_a_transcoder():
+    ktx2 = _ktx2(256, 128, levels=3)
+    doc_glb = _glb_with_image(ktx2, mimeType="image/ktx2")
+    texture = read_glb(doc_glb, ctx()).textures[0]
+    assert texture.mime_type == "image/ktx2" and texture.data == ktx2
+    with pytest.raises(CorruptFileError, match=r"image 0: KTX2 image is truncated: its mip level 2 \(bytes"):
+        read_glb(_glb_with_image(ktx2[:-10]), ctx())
+    with pytest.raises(CorruptFileError, match="image 0: KTX2 image is truncated: 40 bytes"):
+        read_glb(_glb_with_image(ktx2[:40]), ctx())
+    forged_levels = bytearray(ktx2)
+    struct.pack_into("<I", forged_levels, 40, 2**31)  # a level count whose index would need 48 GB
+    with pytest.raises(CorruptFileError, match="mip levels' index ends past the file"):
+        read_glb(_glb_with_image(bytes(forged_levels)), ctx())
+    with pytest.raises(CorruptFileError, match="width of 0"):
+        read_glb(_glb_with_image(_ktx2(0, 128)), ctx())
+
+
+def test_an_image_shared_by_textures_is_decoded_once(monkeypatch):
+    from asset_pipeline.io import gltf
+
+    decodes = []
+    real_open_image = gltf.open_image
+    monkeypatch.setattr(gltf, "open_image", lambda data, limits: decodes.append(len(data)) or real_open_image(data, limits))
+    one_texture = _glb_with_image(png_bytes(4, 4))
+    doc = glb_json(one_texture)
+    blob = one_texture[20 + struct.unpack_from("<I", one_texture, 12)[0] + 8 :]
+    doc["textures"] = [{"source": 0}, {"source": 0, "sampler": 0}]
+    doc["samplers"] = [{"magFilter": 9728}]
+    asset = read_glb(make_glb(doc, blob), ctx())
+    assert len(asset.textures) == 2 and len(decodes) == 1
+
+
+def test_damaged_helmet_images_are_verified_quickly():
+    """Decoding the five 2048x2048 JPEGs to verify them is the bulk of reading DamagedHelmet."""
+    path = scan_path("DamagedHelmet.glb")
+    data = path.read_bytes()
+    best = min(_timed(lambda: read(data, path.name)) for _ in range(3))
+    assert best < 1.0, f"reading DamagedHelmet.glb took {best:.2f} s"
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def test_unsupported_required_extension_is_refused(small_glb):
