@@ -26,15 +26,16 @@ after."""
 from __future__ import annotations
 
 import copy
-import io
 import time
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from pydantic import BaseModel, Field, field_validator
 
 from ..asset import Asset, Primitive, Texture
 from ..errors import InvalidGeometryError, MissingDependencyError
+from ..images import encode_png
 from . import StageReport
 
 # glTF sampler constants: an atlas must clamp (charts touch the border) and wants trilinear mipmaps.
@@ -207,10 +208,7 @@ def _bake_primitive(xatlas: Any, prim: Primitive, options: BakeOptions) -> tuple
     pixels = srgb if has_alpha else srgb[..., :3]
     raster_ms = (time.perf_counter() - start) * 1000
 
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG")
+    png = encode_png(Image.fromarray(np.ascontiguousarray(pixels)))
 
     vertex_srgb = _to_srgb8(colors).astype(np.float64)
     sampled = sample_bilinear(pixels, atlas_uv)
@@ -225,7 +223,7 @@ def _bake_primitive(xatlas: Any, prim: Primitive, options: BakeOptions) -> tuple
     new_prim.colors = None
     scale = options.texture_size / max(atlas.width, atlas.height)
     return new_prim, {
-        "png": buf.getvalue(),
+        "png": png,
         "triangles": prim.triangle_count,
         "triangles_after": new_prim.triangle_count,
         "vertices_before": prim.vertex_count,
@@ -241,7 +239,7 @@ def _bake_primitive(xatlas: Any, prim: Primitive, options: BakeOptions) -> tuple
         "alpha": has_alpha,
         "color_rmse": round(rmse, 3),
         "color_rmse_per_vertex": round(rmse_unweighted, 3),
-        "png_bytes": len(buf.getvalue()),
+        "png_bytes": len(png),
         "xatlas_ms": round(atlas_ms, 1),
         "raster_ms": round(raster_ms, 1),
         "ms_per_1k_triangles": round(atlas_ms / max(prim.triangle_count, 1) * 1000, 2),

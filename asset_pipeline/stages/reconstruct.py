@@ -57,8 +57,8 @@ def reconstruct(asset: Asset, options: ReconstructOptions) -> StageReport:
         import open3d as o3d
     except ImportError as exc:
         raise MissingDependencyError(
-            "reconstructing a surface from a point cloud needs open3d (pip install open3d-cpu; on Linux it also "
-            f"needs libusb-1.0-0 and libgomp1): {exc}"
+            "reconstructing a surface from a point cloud needs open3d (pip install open3d-cpu; on Debian its "
+            f"library also needs the apt packages libusb-1.0-0, libgl1 and libegl1): {exc}"
         ) from exc
 
     results = []

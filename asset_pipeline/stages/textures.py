@@ -14,8 +14,9 @@ In order:
    "keep" -> the original bytes unless the pixels changed, then the same format again;
 5. budget: when `max_bytes` is set, the textures get it minus an estimate of the geometry; over that,
    quality steps down to `min_quality`, then the texture with the most bytes is halved, until it fits;
-6. measure: SSIM of every lossy image against the resized original (the benchmark target is >= 0.98 on
-   base colour), colour maps whose SSIM is below `target_ssim` are re-encoded at a higher quality first.
+6. measure: SSIM of every re-encoded image against the resized original (the benchmark target is >= 0.98
+   on base colour); colour maps whose SSIM is below `target_ssim` are first re-encoded at a higher quality,
+   and stored as lossless WebP when even quality 100 misses it.
 
 Every decision is listed in the report's `decisions`, with per-texture sizes, formats, bytes, quality and
 SSIM before/after."""
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..asset import Asset, Texture, texture_refs
@@ -117,6 +119,7 @@ class _Work:
     packed: bool = False
     alpha_dropped: bool = False
     quality: int | None = None
+    lossless: bool = False  # WebP lossless: what a colour map gets when even quality 100 misses target_ssim
     encoded: tuple[bytes, str, bytes | None, str | None] | None = None
     reencoded: bool = False  # False: `encoded` holds the original bytes
     notes: list[str] = field(default_factory=list)
@@ -331,8 +334,6 @@ def _prepare(
 
 def _to_8bit(image: Any) -> Any:
     """An 8-bit L, LA, RGB or RGBA image (WebP, JPEG and glTF viewers take nothing else)."""
-    from PIL import Image
-
     if image.mode in ("L", "LA", "RGB", "RGBA"):
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
@@ -358,8 +359,6 @@ def _target_size(w: int, h: int, options: TextureOptions) -> tuple[int, int]:
 
 
 def _resize(image: Any, size: tuple[int, int], role: str) -> Any:
-    from PIL import Image
-
     out = image.resize(size, Image.Resampling.LANCZOS)
     if role == "normal" and out.mode in ("RGB", "RGBA"):
         # Filtering averages directions into shorter vectors; renormalize so lighting keeps its strength.
@@ -375,8 +374,6 @@ def _resize(image: Any, size: tuple[int, int], role: str) -> Any:
 def _pack_orm(asset: Asset, work: dict[int, _Work], decisions: list[str]) -> list[dict[str, Any]]:
     """Occlusion into the R channel of the metallicRoughness image, per material; both slots then point at
     the packed texture. Returns one record per material packed."""
-    from PIL import Image
-
     packs: list[dict[str, Any]] = []
     packed_index: dict[tuple[int, int], int] = {}
     for mi, mat in enumerate(asset.materials):
@@ -459,7 +456,7 @@ def _encode(item: _Work, options: TextureOptions, pressure: bool) -> None:
     if original_fits and item.source_mime == target and not pressure:
         data, mime, reencoded = item.source_data, item.source_mime, False
     else:
-        data, mime, reencoded = _encode_pixels(item.image, target, item.quality), target, True
+        data, mime, reencoded = _encode_pixels(item.image, target, item.quality, item.lossless), target, True
         if original_fits and len(item.source_data) <= len(data):  # type: ignore[arg-type]
             item.notes.append(
                 f"kept the original {item.source_mime}: {len(item.source_data):,} bytes vs {len(data):,} re-encoded"  # type: ignore[arg-type]
@@ -472,17 +469,21 @@ def _encode(item: _Work, options: TextureOptions, pressure: bool) -> None:
         elif "A" in item.image.getbands():
             fallback, fallback_mime = encode_png(item.image), "image/png"
         else:
-            fallback = _encode_pixels(item.image, "image/jpeg", item.quality or options.quality)
+            fallback = _encode_pixels(
+                item.image, "image/jpeg", options.quality if item.lossless or item.quality is None else item.quality
+            )
             fallback_mime = "image/jpeg"
     item.encoded = (data, mime, fallback, fallback_mime)  # type: ignore[assignment]
     item.reencoded = reencoded
 
 
-def _encode_pixels(image: Any, mime: str, quality: int | None) -> bytes:
+def _encode_pixels(image: Any, mime: str, quality: int | None, lossless: bool = False) -> bytes:
     if mime == "image/png":
         return encode_png(image)
     buf = io.BytesIO()
-    if mime == "image/webp":
+    if mime == "image/webp" and lossless:
+        image.save(buf, format="WEBP", lossless=True, method=WEBP_METHOD, exact=True)
+    elif mime == "image/webp":
         has_alpha = "A" in image.getbands()
         # exact: keep the colour under transparent pixels, which bilinear filtering blends into the edges.
         image.save(buf, format="WEBP", quality=quality, method=WEBP_METHOD, exact=has_alpha, alpha_quality=100)
@@ -495,6 +496,9 @@ def _encode_pixels(image: Any, mime: str, quality: int | None) -> bytes:
 
 
 def _reach_target_ssim(item: _Work, options: TextureOptions, decisions: list[str]) -> None:
+    """Raise a colour map's quality until its SSIM reaches the target. Lossy WebP is always 4:2:0, so
+    saturated colour detail (baked atlases of small charts) can stay short of it even at 100: then the map is
+    stored losslessly. The budget may lower it again."""
     if not item.reencoded or item.quality is None:
         return
     start = item.quality
@@ -503,7 +507,15 @@ def _reach_target_ssim(item: _Work, options: TextureOptions, decisions: list[str
         item.quality = min(100, item.quality + options.quality_step)
         _encode(item, options, pressure=False)
         score = _ssim_of(item, options.limits) if item.reencoded else 1.0
-    if item.quality != start:
+    if score is not None and score < options.target_ssim and _target_mime(item, options) == "image/webp":  # type: ignore[operator]
+        lossy_bytes = item.encoded_bytes
+        item.lossless = True
+        _encode(item, options, pressure=False)
+        decisions.append(
+            f"{item.label}: SSIM {score:.4f} at quality 100 is under {options.target_ssim}; stored as lossless WebP "
+            f"({item.encoded_bytes:,} bytes instead of {lossy_bytes:,})"
+        )
+    elif item.quality != start:
         decisions.append(
             f"{item.label}: quality raised {start} -> {item.quality} to reach SSIM {options.target_ssim} "
             f"(now {score:.4f})"
@@ -534,6 +546,7 @@ def _fit_budget(asset: Asset, work: dict[int, _Work], options: TextureOptions, d
             break
         for item in lowerable:
             item.quality = max(options.min_quality, item.quality - options.quality_step)  # type: ignore[operator]
+            item.lossless = False
             _encode(item, options, pressure=True)
         decisions.append(
             "budget: quality lowered to "
@@ -576,7 +589,7 @@ def _ssim_of(item: _Work, limits: Limits) -> float | None:
     key = hashlib.sha256(item.encoded[0]).hexdigest()  # type: ignore[index]
     if key not in item._ssim:
         reference, decoded = _decoded_pair(item, limits)
-        item._ssim[key] = ssim(reference, decoded)
+        item._ssim[key] = 1.0 if np.array_equal(reference, decoded) else ssim(reference, decoded)
     return item._ssim[key]
 
 
@@ -594,7 +607,8 @@ def _entry(index: int, texture: Texture, item: _Work, slots: set[str], limits: L
             "height": h,
             "mime_type": texture.mime_type,
             "bytes": len(texture.data),
-            "quality": item.quality if item.reencoded else None,
+            "quality": item.quality if item.reencoded and not item.lossless else None,
+            "lossless": item.reencoded and (item.lossless or item.quality is None),
             "fallback_mime_type": texture.fallback_mime_type,
             "fallback_bytes": len(texture.fallback or b""),
         },
@@ -606,7 +620,9 @@ def _entry(index: int, texture: Texture, item: _Work, slots: set[str], limits: L
         "reencoded": item.reencoded,
         "notes": item.notes,
     }
-    if item.reencoded and item.quality is not None:
+    if not item.reencoded:
+        entry["ssim"] = 1.0  # the original bytes: nothing was lost
+    else:
         score = _ssim_of(item, limits)
         entry["ssim"] = None if score is None else round(score, 5)
         reference, decoded = _decoded_pair(item, limits)

@@ -146,12 +146,35 @@ def test_quality_is_raised_until_the_ssim_target_is_met():
     asset = textured_asset({"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}, [encode(pixels)])
     report = textures(asset, TextureOptions(quality=80, target_ssim=0.98))
     entry = report.changes["textures"][0]
-    assert entry["after"]["quality"] > 80
-    assert entry["ssim"] >= 0.98 or entry["after"]["quality"] == 100
-    assert any("quality raised 80 ->" in d for d in report.changes["decisions"])
+    assert entry["after"]["lossless"] or entry["after"]["quality"] > 80
+    assert entry["ssim"] >= 0.98
+    assert any("quality raised 80 ->" in d or "lossless" in d for d in report.changes["decisions"])
     fixed = textured_asset({"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}, [encode(pixels)])
     report = textures(fixed, TextureOptions(quality=80, target_ssim=None))
     assert report.changes["textures"][0]["after"]["quality"] == 80
+
+
+def test_colour_detail_lossy_webp_cannot_hold_is_stored_losslessly():
+    """Small saturated red/green patches over a flat blue channel (what a baked atlas of small charts looks
+    like): 4:2:0 lossy WebP stays under SSIM 0.98 even at quality 100."""
+    rng = np.random.default_rng(7)
+    patches = rng.integers(0, 2, (75, 75))
+    pixels = np.zeros((300, 300, 3), np.uint8)
+    pixels[..., 0] = np.kron(patches, np.ones((4, 4), np.uint8)) * 200 + 30
+    pixels[..., 1] = np.kron(1 - patches, np.ones((4, 4), np.uint8)) * 200 + 30
+    pixels[..., 2] = 124
+    resized = np.asarray(Image.fromarray(pixels).resize((256, 256), Image.Resampling.LANCZOS))
+    material = {"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}
+    report = textures(asset := textured_asset(material, [encode(pixels)]), TextureOptions())
+    entry = report.changes["textures"][0]
+    assert entry["after"]["mime_type"] == "image/webp" and entry["after"]["lossless"] and entry["ssim"] == 1.0
+    assert np.array_equal(decode(asset.textures[0].data), resized)
+    assert any("stored as lossless WebP" in d for d in report.changes["decisions"])
+    # A budget that lossless does not fit turns it back into lossy WebP.
+    budget = entry["after"]["bytes"] * 3 // 4
+    report = textures(textured_asset(material, [encode(pixels)]), TextureOptions(max_bytes=budget, geometry_bytes_per_triangle=0))
+    entry = report.changes["textures"][0]
+    assert not entry["after"]["lossless"] and entry["after"]["quality"] < 100 and report.changes["budget"]["fits"]
 
 
 def test_normal_map_webp_error_is_small():
