@@ -8,7 +8,8 @@ cd "$ROOT"
 
 # --- system packages -------------------------------------------------------------------------------
 # EGL + Mesa: CPU offscreen rendering of posters (pyrender on llvmpipe).
-APT_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri)
+# libusb: open3d links it at import time.
+APT_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libusb-1.0-0)
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
