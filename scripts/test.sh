@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Sets up (scripts/setup.sh) and runs every test. Extra arguments go to pytest.
+# Sets up (scripts/setup.sh, bench/setup.sh) and runs every test. Extra arguments go to pytest.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh
+# The anchor tools (gltfpack, glTF Transform): interop tests check that they read what we write.
+bash bench/setup.sh
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" "$@"
