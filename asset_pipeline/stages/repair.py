@@ -154,19 +154,24 @@ def _repair_triangles(
     # 1. weld: one key per vertex from quantized position + attributes; unreferenced vertices get no slot.
     referenced = np.zeros(len(positions), dtype=bool)
     referenced[indices.ravel()] = True
-    unreferenced = int(len(positions) - referenced.sum())
+    referenced_count = int(np.count_nonzero(referenced))
     key = _weld_key(prim, weld_step, options.attribute_tolerance)
     remap, unique = _vertex_remap(key, indices)
-    totals["unreferenced_vertices_removed"] += unreferenced
-    totals["welded_vertices"] += int(referenced.sum()) - unique
+    totals["unreferenced_vertices_removed"] += len(positions) - referenced_count
+    totals["welded_vertices"] += referenced_count - unique
     representative = np.empty(unique, dtype=np.int64)
     representative[remap[referenced]] = np.flatnonzero(referenced)
     prim = prim.take_vertices(representative)
-    faces = remap[indices].astype(np.int64)
+    faces = remap[indices]
 
-    # Position-only identity of each new vertex: the topology that seams must not cut.
-    topo_of_vertex, _ = _vertex_remap(_quantize(prim.positions, weld_step), None)
-    topo = topo_of_vertex[faces]
+    # Position-only identity of each new vertex: the topology that seams must not cut. Without attributes
+    # the weld key is the position, so every welded vertex is its own position.
+    if len(prim.attribute_arrays()) == 1:
+        topo_of_vertex = np.arange(prim.vertex_count, dtype=np.int64)
+        topo = faces
+    else:
+        topo_of_vertex, _ = _vertex_remap(_quantize(prim.positions, weld_step), None)
+        topo = topo_of_vertex[faces]
 
     # 2. degenerate faces: a repeated corner (after welding) or zero area.
     p = prim.positions.astype(np.float64)
@@ -174,16 +179,16 @@ def _repair_triangles(
     area2 = np.einsum("ij,ij->i", cross, cross)
     repeated = (topo[:, 0] == topo[:, 1]) | (topo[:, 1] == topo[:, 2]) | (topo[:, 0] == topo[:, 2])
     degenerate = repeated | (area2 <= (weld_step * weld_step) ** 2)
-    totals["degenerate_faces_removed"] += int(degenerate.sum())
+    totals["degenerate_faces_removed"] += int(np.count_nonzero(degenerate))
     keep = ~degenerate
 
     # 3. duplicate faces: the same vertices in the same cyclic order (opposite-facing twins are kept: with
     # their own vertices they are a deliberate two-sided card).
     same = _repeats(_canonical_rotation(faces), prim.vertex_count)
-    duplicate = same & keep
-    totals["duplicate_faces_removed"] += int(duplicate.sum())
+    totals["duplicate_faces_removed"] += int(np.count_nonzero(same & keep))
     keep &= ~same
-    faces, topo, cross = faces[keep], topo[keep], cross[keep]
+    if not keep.all():
+        faces, topo, cross = _take_faces(keep, faces, topo, cross)
     if len(faces) == 0:
         return None
 
@@ -205,8 +210,7 @@ def _repair_triangles(
             else:
                 totals["debris_components_removed"] += int(np.unique(piece[drop]).size)
                 totals["debris_faces_removed"] += removed_faces
-                keep = ~drop
-                faces, topo, cross = faces[keep], topo[keep], cross[keep]
+                faces, topo, cross = _take_faces(~drop, faces, topo, cross)
                 edges = _EdgeTable(topo)
                 piece_count, piece = _components(len(faces), edges.all_pairs)
 
@@ -220,18 +224,20 @@ def _repair_triangles(
         if flip.any():
             totals["faces_flipped"] += int(flip.sum())
             faces[flip] = faces[flip][:, ::-1]
-            topo[flip] = topo[flip][:, ::-1]
+            if topo is not faces:
+                topo[flip] = topo[flip][:, ::-1]
             cross[flip] = -cross[flip]
 
     # Compact: vertices only referenced by removed faces go too.
     used_mask = np.zeros(prim.vertex_count, dtype=bool)
     used_mask[faces.ravel()] = True
-    used = np.flatnonzero(used_mask)
-    new_index = np.full(prim.vertex_count, -1, dtype=np.int64)
-    new_index[used] = np.arange(len(used))
-    prim = prim.take_vertices(used)
-    faces = new_index[faces]
-    topo_of_vertex = topo_of_vertex[used]
+    if not used_mask.all():
+        used = np.flatnonzero(used_mask)
+        new_index = np.full(prim.vertex_count, -1, dtype=np.int64)
+        new_index[used] = np.arange(len(used))
+        prim = prim.take_vertices(used)
+        faces = new_index[faces]
+        topo_of_vertex = topo_of_vertex[used]
     prim.indices = faces.astype(np.uint32)
 
     # 6. normals.
@@ -243,6 +249,12 @@ def _repair_triangles(
     elif options.recompute_normals == "missing":
         totals["normals_computed"] += _repair_normals(prim, cross, topo_of_vertex)
     return prim
+
+
+def _take_faces(keep: np.ndarray, faces: np.ndarray, topo: np.ndarray, cross: np.ndarray):
+    """The kept rows of the per-face arrays; `topo` may be `faces` itself (no attributes) and stays so."""
+    kept = faces[keep]
+    return kept, (kept if topo is faces else topo[keep]), cross[keep]
 
 
 def _weld_key(prim: Primitive, position_step: float, attribute_step: float) -> np.ndarray:
@@ -311,10 +323,18 @@ def _repeats(rows: np.ndarray, bound: int) -> np.ndarray:
 
 
 def _canonical_rotation(faces: np.ndarray) -> np.ndarray:
-    """Each face rotated so its smallest index comes first (winding preserved)."""
-    start = np.argmin(faces, axis=1)
-    rows = np.arange(len(faces))[:, None]
-    return faces[rows, (start[:, None] + np.arange(3)) % 3]
+    """Each face rotated so its smallest index comes first (winding preserved; ties: the earliest corner)."""
+    a, b, c = faces[:, 0], faces[:, 1], faces[:, 2]
+    at_a = (a <= b) & (a <= c)
+    at_b = ~at_a & (b <= c)
+    return np.stack(
+        [
+            np.where(at_a, a, np.where(at_b, b, c)),
+            np.where(at_a, b, np.where(at_b, c, a)),
+            np.where(at_a, c, np.where(at_b, a, b)),
+        ],
+        axis=1,
+    )
 
 
 class _EdgeTable:
@@ -325,28 +345,52 @@ class _EdgeTable:
 
     def __init__(self, topo: np.ndarray):
         count = len(topo)
+        self._vertex_bits = (int(topo.max()) + 1).bit_length()
         a = topo.ravel()
-        b = topo[:, [1, 2, 0]].ravel()
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        key = lo * (int(topo.max()) + 1) + hi
-        order = np.argsort(key)
-        key = key[order]
-        face = order // 3
-        forward = (a < b)[order]
-        starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-        sizes = np.diff(np.concatenate([starts, [len(key)]]))
-        self.boundary = int((sizes == 1).sum())
-        self.non_manifold = int((sizes > 2).sum())
-        same_as_next = key[1:] == key[:-1]
-        self.all_pairs = np.stack([face[:-1][same_as_next], face[1:][same_as_next]], axis=1)
+        b = np.empty_like(topo)
+        b[:, :2], b[:, 2] = topo[:, 1:], topo[:, 0]
+        b = b.ravel()
+        forward = a < b
+        key = (np.minimum(a, b) << self._vertex_bits) | np.maximum(a, b)
+        # One sort of (edge, face, direction) packed into an int64 when it fits (all but huge meshes): cheaper
+        # than an argsort followed by three gathers.
+        face_bits = count.bit_length()
+        if 2 * self._vertex_bits + face_bits + 1 <= 63:
+            packed = (key << (face_bits + 1)) | (np.arange(count).repeat(3) << 1) | forward
+            packed.sort()
+            key = packed >> (face_bits + 1)
+            face = (packed >> 1) & ((1 << face_bits) - 1)
+            forward = (packed & 1).astype(bool)
+        else:
+            order = np.argsort(key)
+            key, face, forward = key[order], order // 3, forward[order]
+        new_group = np.empty(len(key), dtype=bool)
+        new_group[0] = True
+        np.not_equal(key[1:], key[:-1], out=new_group[1:])
+        starts = np.flatnonzero(new_group)
+        sizes = np.diff(starts, append=len(key))
+        self.boundary = int(np.count_nonzero(sizes == 1))
+        self.non_manifold = int(np.count_nonzero(sizes > 2))
         first = starts[sizes == 2]
         self.manifold = np.stack([face[first], face[first + 1]], axis=1)
         self.consistent = forward[first] != forward[first + 1]
-        self.manifold_vertices = np.stack([lo[order][first], hi[order][first]], axis=1)
-        # Per face: does it touch a boundary or non-manifold edge (its piece is then not closed)?
-        open_entry = np.repeat(sizes != 2, sizes)
+        self._manifold_keys = key[first]
+        if self.non_manifold:
+            same_as_next = ~new_group[1:]
+            self.all_pairs = np.stack([face[:-1][same_as_next], face[1:][same_as_next]], axis=1)
+        else:  # every shared edge has exactly two faces
+            self.all_pairs = self.manifold
+        # Per face: does it touch a boundary or non-manifold edge (its piece is then not closed)? Few do.
+        open_starts, open_sizes = starts[sizes != 2], sizes[sizes != 2]
+        within = np.arange(int(open_sizes.sum())) - np.repeat(np.cumsum(open_sizes) - open_sizes, open_sizes)
         self.face_open = np.zeros(count, dtype=bool)
-        self.face_open[face[open_entry]] = True
+        self.face_open[face[np.repeat(open_starts, open_sizes) + within]] = True
+
+    def manifold_end(self, k: int) -> np.ndarray:
+        """For each manifold edge, its lower (k=0) or higher (k=1) vertex."""
+        if k == 0:
+            return self._manifold_keys >> self._vertex_bits
+        return self._manifold_keys & ((1 << self._vertex_bits) - 1)
 
 
 def _components(count: int, pairs: np.ndarray) -> tuple[int, np.ndarray]:
@@ -427,7 +471,7 @@ def _orient(
     flips_per_piece = np.bincount(piece, weights=flip, minlength=len(pieces))
     faces_per_piece = np.bincount(piece, minlength=len(pieces))
     flip ^= (flips_per_piece > faces_per_piece / 2)[piece]
-    signed_cross = np.where(flip[:, None], -cross, cross)
+    signed_cross = np.where(flip[:, None], -cross, cross) if flip.any() else cross
     if normals is not None and np.isfinite(normals).all():
         corner_normals = normals[faces].astype(np.float64).sum(axis=1)
         agreement = np.einsum("ij,ij->i", signed_cross, corner_normals)
@@ -435,9 +479,10 @@ def _orient(
     else:
         # Signed volume about each piece's centroid; trusted for closed pieces, and for open ones (scans with
         # holes) only when clearly one-sided. Flat or saddle-like open sheets are left as they are.
-        centroid = np.stack([np.bincount(piece, weights=p[faces[:, 0], k], minlength=len(pieces)) for k in range(3)], axis=1)
+        corner = p[faces[:, 0]]
+        centroid = np.stack([np.bincount(piece, weights=corner[:, k], minlength=len(pieces)) for k in range(3)], axis=1)
         centroid /= faces_per_piece[:, None]
-        volume = np.einsum("ij,ij->i", p[faces[:, 0]] - centroid[piece], signed_cross)
+        volume = np.einsum("ij,ij->i", corner - centroid[piece], signed_cross)
         net = np.bincount(piece, weights=volume, minlength=len(pieces))
         gross = np.bincount(piece, weights=np.abs(volume), minlength=len(pieces))
         closed = np.bincount(piece, weights=edges.face_open, minlength=len(pieces)) == 0
@@ -456,34 +501,32 @@ def _creased_normals(
     what the source looked like. Only corners at positions touching a sharp edge are grouped into smooth fans
     (two faces sharing a non-sharp manifold edge join their corners at both ends of it); a vertex whose corners
     fall into several fans is split, one copy per fan. Everywhere else a position is one fan."""
-    slots = int(topo.max()) + 1
-    corner_topo = topo.ravel()
-    fan = corner_topo.astype(np.int64)
+    slots = int(topo_of_vertex.max()) + 1
     f, g = edges.manifold[:, 0], edges.manifold[:, 1]
-    length = np.linalg.norm(cross, axis=1)
+    length = np.sqrt(np.einsum("ij,ij->i", cross, cross))
     unit = cross / np.maximum(length, 1e-300)[:, None]
     sharp = np.einsum("ij,ij->i", unit[f], unit[g]) < np.cos(np.radians(crease_angle))
-    hot = np.zeros(0, dtype=np.int64)
+    fan = topo  # per face corner: the smooth fan its normal comes from
+    hot = np.zeros(0, dtype=np.int64)  # flat corner numbers (3 x face + corner) at positions on a crease
     if sharp.any():
         at_crease = np.zeros(slots, dtype=bool)
-        at_crease[edges.manifold_vertices[sharp].ravel()] = True
-        hot = np.flatnonzero(at_crease[corner_topo])  # corners at positions on a crease
-        local = np.full(len(corner_topo), -1, dtype=np.int64)
-        local[hot] = np.arange(len(hot))
+        at_crease[edges.manifold_end(0)[sharp]] = True
+        at_crease[edges.manifold_end(1)[sharp]] = True
+        hot = np.flatnonzero(at_crease[topo.ravel()])
         links = []
         for k in range(2):
-            end = edges.manifold_vertices[:, k]
+            end = edges.manifold_end(k)
             chosen = ~sharp & at_crease[end]
             ff, gg, vv = f[chosen], g[chosen], end[chosen]
             corner_f = 3 * ff + np.argmax(topo[ff] == vv[:, None], axis=1)
             corner_g = 3 * gg + np.argmax(topo[gg] == vv[:, None], axis=1)
-            links.append(np.stack([local[corner_f], local[corner_g]], axis=1))
+            links.append(np.stack([np.searchsorted(hot, corner_f), np.searchsorted(hot, corner_g)], axis=1))
         _, label = _components(len(hot), np.concatenate(links))
-        fan[hot] = slots + label
+        fan = topo.copy()
+        fan.ravel()[hot] = slots + label
     fans = int(fan.max()) + 1
-    corner_cross = np.repeat(cross, 3, axis=0)
-    summed = np.stack([np.bincount(fan, weights=corner_cross[:, k], minlength=fans) for k in range(3)], axis=1)
-    norm = np.linalg.norm(summed, axis=1, keepdims=True)
+    summed = _sum_per_slot(fan, cross, fans)
+    norm = np.sqrt(np.einsum("ij,ij->i", summed, summed))[:, None]
     fan_normal = np.divide(summed, norm, out=np.tile([0.0, 1.0, 0.0], (fans, 1)), where=norm > 0).astype(np.float32)
     if len(hot) == 0:
         prim.normals = fan_normal[topo_of_vertex]
@@ -491,19 +534,29 @@ def _creased_normals(
 
     # Split: every (vertex, fan) at a crease becomes its own vertex; the originals there fall out unused.
     vertex = prim.indices.astype(np.int64).ravel()
-    _, first, new_index = np.unique(vertex[hot] * fans + fan[hot], return_index=True, return_inverse=True)
+    hot_fan = fan.ravel()[hot]
+    _, first, new_index = np.unique(vertex[hot] * fans + hot_fan, return_index=True, return_inverse=True)
     count = prim.vertex_count
-    flat = vertex.copy()
-    flat[hot] = count + new_index.ravel()
+    vertex[hot] = count + new_index.ravel()  # now each corner's vertex after the split
     used = np.zeros(count + len(first), dtype=bool)
-    used[flat] = True
+    used[vertex] = True
     keep = np.flatnonzero(used)
-    source = np.concatenate([np.arange(count), vertex[hot][first]])[keep]
+    source = np.concatenate([np.arange(count), prim.indices.ravel()[hot[first]]])[keep]
     out = prim.take_vertices(source)
-    out.normals = np.concatenate([fan_normal[topo_of_vertex], fan_normal[fan[hot][first]]])[keep]
+    out.normals = np.concatenate([fan_normal[topo_of_vertex], fan_normal[hot_fan[first]]])[keep]
     renumber = np.full(len(used), -1, dtype=np.int64)
     renumber[keep] = np.arange(len(keep))
-    out.indices = renumber[flat].reshape(-1, 3).astype(np.uint32)
+    out.indices = renumber[vertex].reshape(-1, 3).astype(np.uint32)
+    return out
+
+
+def _sum_per_slot(slot_of_corner: np.ndarray, per_face: np.ndarray, slots: int) -> np.ndarray:
+    """(slots, 3): for every slot the sum of `per_face` over the face corners (F, 3) that name it."""
+    columns = [np.ascontiguousarray(slot_of_corner[:, j]) for j in range(3)]
+    out = np.empty((slots, 3))
+    for k in range(3):
+        weights = np.ascontiguousarray(per_face[:, k])
+        out[:, k] = sum(np.bincount(column, weights=weights, minlength=slots) for column in columns)
     return out
 
 
