@@ -1,0 +1,60 @@
+"""What the API, the CLI and the workers share: settings, database, storage, job queue and metrics, built
+once from the settings. Nothing here is global except `get_runtime()`, the process-wide instance that
+job entry points use when they are started by a queue (they receive only a job id)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .catalog import jobs as job_queries
+from .catalog.database import make_engine, make_sessionmaker, upgrade
+from .config import Settings
+from .jobs import JobQueue, TableQueue
+from .metrics import Metrics
+from .storage import Storage, make_storage
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    storage: Storage
+    queue: JobQueue
+    metrics: Metrics = field(default_factory=Metrics)
+    worker: Any = None  # the embedded worker, when this process runs one
+
+    @classmethod
+    def create(cls, settings: Settings, *, migrate: bool | None = None) -> "Runtime":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url)
+        if settings.auto_migrate if migrate is None else migrate:
+            upgrade(engine)
+        runtime = cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            storage=make_storage(settings),
+            queue=TableQueue(),
+        )
+        runtime.metrics.watch_jobs(runtime.job_counts)
+        return runtime
+
+    def job_counts(self) -> dict[str, int]:
+        with self.sessions() as session:
+            return job_queries.counts_by_state(session)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+@lru_cache(maxsize=1)
+def get_runtime() -> Runtime:
+    """The process-wide runtime from the environment's settings (for workers that get only a job id)."""
+    return Runtime.create(Settings())

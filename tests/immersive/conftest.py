@@ -1,0 +1,189 @@
+"""Fixtures for the service tests: a real app per test (its own data directory, SQLite catalog, migrations
+run at start, embedded worker) against each storage deployment, merchants with keys, and servers the run
+starts itself on free 127.0.0.1 ports (moto_server for S3), stopped afterwards.
+
+The pipeline runs on the small sample products with its slow optional outputs (USDZ, posters, the Khronos
+validator) switched off, except in tests that are about them."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from immersive.app import create_app  # noqa: E402
+from immersive.catalog.merchants import create_api_key, create_merchant  # noqa: E402
+from immersive.config import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+FAST_PIPELINE = dict(pipeline_validate=False, pipeline_usdz=False, pipeline_poster=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A real S3-compatible HTTP server (moto) on a free port for the whole run; its endpoint URL."""
+    executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    if executable is None:
+        pytest.fail("moto_server is not installed (pip install 'moto[server]'; scripts/setup.sh does)")
+    port = free_port()
+    process = subprocess.Popen(
+        [executable, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def make_settings(data_dir: Path, storage: str, s3_endpoint: str | None = None, **overrides) -> Settings:
+    values = dict(
+        data_dir=data_dir,
+        worker_poll_seconds=0.05,
+        job_retry_base_seconds=0.2,
+        job_lease_seconds=10.0,
+        **FAST_PIPELINE,
+    )
+    if storage == "s3":
+        values.update(
+            storage="s3",
+            s3_endpoint_url=s3_endpoint,
+            s3_bucket=f"test-{uuid.uuid4().hex[:12]}",
+            s3_create_bucket=True,
+            s3_access_key_id="test",
+            s3_secret_access_key="test",
+        )
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture(params=["local", "s3"])
+def deployment(request) -> str:
+    """The storage deployments every API test runs against (SQLite + embedded worker in both)."""
+    return request.param
+
+
+@pytest.fixture()
+def settings_factory(tmp_path, deployment, request):
+    def factory(**overrides) -> Settings:
+        endpoint = request.getfixturevalue("moto_server") if deployment == "s3" else None
+        return make_settings(tmp_path / f"data-{uuid.uuid4().hex[:6]}", deployment, endpoint, **overrides)
+
+    return factory
+
+
+@pytest.fixture()
+def settings(settings_factory) -> Settings:
+    return settings_factory()
+
+
+@dataclass
+class Tenant:
+    slug: str
+    key: str
+    reader_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    @property
+    def reader_headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.reader_key}
+
+
+class Service:
+    """A running app (TestClient) with two merchants and helpers for the common calls."""
+
+    def __init__(self, client: TestClient):
+        self.client = client
+        self.runtime = client.app.state.runtime
+        self.a = self.add_merchant("Alpha Furniture", "alpha")
+        self.b = self.add_merchant("Beta Optics", "beta")
+
+    def add_merchant(self, name: str, slug: str) -> Tenant:
+        with self.runtime.sessions() as session:
+            merchant = create_merchant(session, name, slug)
+            _, key = create_api_key(session, merchant, "merchandiser")
+            _, reader = create_api_key(session, merchant, "reader")
+            session.commit()
+        return Tenant(slug, key, reader)
+
+    def product(self, tenant: Tenant, sku: str = "CH-1", **fields) -> dict:
+        body = {"sku": sku, "name": fields.pop("name", f"Product {sku}"), "category": fields.pop("category", "chair"), **fields}
+        response = self.client.post("/api/v1/products", json=body, headers=tenant.headers)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def upload(self, tenant: Tenant, product_id: str, data: bytes, filename: str = "chair.glb", key: str | None = None, **fields):
+        headers = dict(tenant.headers)
+        if key:
+            headers["Idempotency-Key"] = key
+        return self.client.post(
+            "/api/v1/uploads",
+            data={"product_id": product_id, **fields},
+            files={"file": (filename, data, "application/octet-stream")},
+            headers=headers,
+        )
+
+    def wait_job(self, tenant: Tenant, job_id: str, timeout: float = 120.0, states=("succeeded", "failed", "cancelled")) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.client.get(f"/api/v1/jobs/{job_id}", headers=tenant.headers).json()
+            if job["state"] in states:
+                return job
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s: {job}")
+
+    def ingest(self, tenant: Tenant, sku: str = "CH-1", sample: str = "chair.glb", **product_fields) -> tuple[dict, dict]:
+        """A product with one processed asset version: (product, finished job)."""
+        product = self.product(tenant, sku, **product_fields)
+        response = self.upload(tenant, product["id"], (SAMPLES / sample).read_bytes(), sample)
+        assert response.status_code == 202, response.text
+        job = self.wait_job(tenant, response.json()["job"]["id"])
+        assert job["state"] == "succeeded", job
+        return product, job
+
+
+@pytest.fixture()
+def service(settings) -> Service:
+    with TestClient(create_app(settings)) as client:
+        yield Service(client)
+
+
+def fetch(service: Service, url: str, **kwargs) -> httpx.Response:
+    """GET a file URL the API handed out: the app's own /files route, or a presigned URL on the S3 server."""
+    if url.startswith(str(service.client.base_url)) or url.startswith("/"):
+        return service.client.get(url, **kwargs)
+    return httpx.get(url, **kwargs)
+
