@@ -98,9 +98,28 @@ def test_ssim_matches_scikit_image():
     a = fabric(96, 64)
     b = np.clip(a.astype(int) + np.random.default_rng(1).integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
     expected = structural_similarity(a, b, channel_axis=2, data_range=255)
-    assert ssim(a, b) == pytest.approx(expected, abs=1e-5)
+    assert ssim(a, b) == pytest.approx(expected, abs=1e-6)
     assert ssim(a, a) == pytest.approx(1.0)
     assert ssim(a[:5, :5], b[:5, :5]) is None
+    # Extremes of the integer ranges (black against white, full-range noise), odd sizes, grey and RGBA.
+    rng = np.random.default_rng(2)
+    for shape in [(7, 7, 3), (23, 41), (70, 33, 4), (40, 40, 3)]:
+        x = rng.integers(0, 256, shape, dtype=np.uint8)
+        for y in (255 - x, np.zeros_like(x), np.clip(x.astype(int) + rng.integers(-3, 4, shape), 0, 255).astype(np.uint8)):
+            kw = {"channel_axis": 2} if len(shape) == 3 else {}
+            assert ssim(x, y) == pytest.approx(structural_similarity(x, y, data_range=255, **kw), abs=1e-6), shape
+
+
+def test_ssim_matches_scikit_image_on_real_texture_encodings():
+    """Crops of DamagedHelmet's base colour and normal map, WebP at several qualities."""
+    asset = load_helmet()
+    for index in (0, 4):
+        image = Image.open(io.BytesIO(asset.textures[index].data)).convert("RGB").crop((700, 900, 1212, 1412))
+        reference = np.asarray(image)
+        for quality in (50, 80, 95):
+            test = decode(encode(reference, "WEBP", quality=quality))
+            expected = structural_similarity(reference, test, channel_axis=2, data_range=255)
+            assert ssim(reference, test) == pytest.approx(expected, abs=1e-6), (index, quality)
 
 
 # ---- resize, alpha, formats --------------------------------------------------------------------------------
@@ -377,6 +396,22 @@ def test_budget_lowers_quality_then_halves_the_largest_texture():
     report = textures(asset, TextureOptions(max_bytes=1000, target_ssim=None))
     assert not report.changes["budget"]["fits"] and report.warnings
     assert all(e["after"]["width"] >= 256 for e in report.changes["textures"])
+
+
+def test_concurrent_workers_give_the_same_result_as_one():
+    images = [encode(fabric(300, 300, seed=s)) for s in range(3)] + [encode(normal_map(256))]
+    material = {
+        "pbrMetallicRoughness": {"baseColorTexture": {"index": 0}, "metallicRoughnessTexture": {"index": 1}},
+        "emissiveTexture": {"index": 2},
+        "normalTexture": {"index": 3},
+    }
+    results = []
+    for workers in (1, 2):
+        asset = textured_asset(material, images)
+        report = textures(asset, TextureOptions(workers=workers, quality=70, max_bytes=60_000, geometry_bytes_per_triangle=0))
+        results.append(([t.data for t in asset.textures], report.changes["decisions"], report.changes["textures"]))
+    assert results[0] == results[1]
+    assert any(d.startswith("budget:") for d in results[0][1])  # the budget's re-encodes ran on the pool too
 
 
 def test_broken_and_oversized_images_fail_with_the_texture_named():
