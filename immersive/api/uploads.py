@@ -263,9 +263,9 @@ def _create_two_step(runtime: Runtime, principal: Principal, body: schemas.Uploa
 async def put_content(upload_id: str, request: Request, principal: WriterDep, runtime: RuntimeDep):
     """Local storage's upload endpoint: the whole file in one PUT, or chunks in order, each with
     `Content-Range: bytes START-END/TOTAL` (START = the bytes received so far: GET the upload to resume)."""
+    upload = await run_in_threadpool(_pending_upload, runtime, principal, upload_id)
     if runtime.settings.storage == "s3":
         raise Conflict("this service stores in S3: PUT the bytes to the presigned put_url")
-    upload = await run_in_threadpool(_pending_upload, runtime, principal, upload_id)
     part = _part_path(runtime, upload.id)
     part.parent.mkdir(parents=True, exist_ok=True)
     limit = runtime.settings.upload_limit_bytes
