@@ -136,6 +136,7 @@ class IngestItem:
 class IngestResult:
     item: IngestItem
     state: str
+    code: str = ""
     detail: str = ""
     seconds: float = 0.0
     triangles: int | None = None
@@ -196,15 +197,13 @@ def _ingest(runtime, merchant_id: str, items: list[IngestItem], *, profile: str 
                             state = session.get(Job, job_id).state
                 with runtime.sessions() as session:
                     job = session.get(Job, job_id)
-                    result = IngestResult(item, job.state, f"{job.error_code}: {job.error_message}" if job.error_code else "")
+                    result = IngestResult(item, job.state, job.error_code or "", job.error_message or "")
                     if job.version_id:
                         version = session.get(AssetVersion, job.version_id)
                         result.version = version.number
                         result.triangles = (version.metadata_json.get("geometry") or {}).get("triangles")
-            except PipelineError as exc:
-                result = IngestResult(item, "rejected", f"{exc.code}: {exc.message}")
-            except DomainError as exc:
-                result = IngestResult(item, "rejected", f"{exc.code}: {exc.message}")
+            except (PipelineError, DomainError) as exc:
+                result = IngestResult(item, "rejected", exc.code, exc.message)
             result.seconds = time.perf_counter() - start
             results.append(result)
             progress.update(task, completed=100, stage=result.state)
@@ -213,16 +212,20 @@ def _ingest(runtime, merchant_id: str, items: list[IngestItem], *, profile: str 
 
 
 def _summary(results: list[IngestResult]) -> None:
+    """A table of outcomes, then each failure as `file: code: message` (readable at any terminal width)."""
     table = Table(title="ingest")
-    for column in ("file", "sku", "result", "version", "triangles", "seconds", "detail"):
+    for column in ("file", "sku", "result", "version", "triangles", "seconds"):
         table.add_column(column, justify="right" if column in ("version", "triangles", "seconds") else "left")
     for r in results:
         colour = {"succeeded": "green", "queued": "yellow", "skipped": "cyan"}.get(r.state, "red")
         table.add_row(
             r.item.path.name, r.item.sku, f"[{colour}]{r.state}[/{colour}]", str(r.version or ""),
-            f"{r.triangles:,}" if r.triangles else "", f"{r.seconds:.1f}", r.detail[:120],
+            f"{r.triangles:,}" if r.triangles else "", f"{r.seconds:.1f}",
         )
     out.print(table)
+    for r in results:
+        if r.code:
+            out.print(f"{r.item.path}: {r.code}: {r.detail}", soft_wrap=True, highlight=False, markup=False)
 
 
 def _merchant_id(runtime, slug: str) -> str:
@@ -323,8 +326,12 @@ def samples(
             sha = spool_path(path, runtime.settings.upload_limit_bytes).sha256
             (skipped if current is not None and current.source_sha256 == sha else items).append(item)
     results = _ingest(runtime, merchant_id, items, profile=profile, publish=True, wait=True)
-    results += [IngestResult(item, "skipped", "current version made from this file") for item in skipped]
+    results += [IngestResult(item, "skipped", detail="current version made from this file") for item in skipped]
     _summary(results)
     runtime.close()
     if any(r.state not in ("succeeded", "skipped") for r in results):
         raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,16 +1,22 @@
-"""Fixtures for the service tests: a real app per test (its own data directory, SQLite catalog, migrations
-run at start, embedded worker) against each storage deployment, merchants with keys, and servers the run
-starts itself on free 127.0.0.1 ports (moto_server for S3), stopped afterwards.
+"""Fixtures for the service tests: a real app per test (its own data directory and database, migrations
+run at start, worker thread) in each deployment, merchants with keys, and the servers the run starts
+itself on free 127.0.0.1 ports (PostgreSQL 15, moto_server for S3), stopped afterwards.
+
+Deployments (the same API tests run against each):
+- embedded:  SQLite catalog + local file storage (the default settings)
+- scale-out: PostgreSQL catalog + S3 storage (moto_server); a fresh database and bucket per test
 
 The pipeline runs on the small sample products with its slow optional outputs (USDZ, posters, the Khronos
 validator) switched off, except in tests that are about them."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import warnings
@@ -66,6 +72,53 @@ def moto_server():
         process.wait(10)
 
 
+PG_BIN = Path(os.environ.get("IMMERSIVE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl) on a free port; `database()` makes a fresh DB."""
+
+    def __init__(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            pytest.fail(f"PostgreSQL server binaries not found in {PG_BIN} (set IMMERSIVE_PG_BIN)")
+        self.dir = Path(tempfile.mkdtemp(prefix="immersive-pg-"))
+        self.port = free_port()
+        self.as_root = os.geteuid() == 0  # initdb refuses root: run the server as the postgres user
+        if self.as_root:
+            shutil.chown(self.dir, "postgres")
+        self._run(f"{PG_BIN}/initdb -D {self.dir}/data -U postgres -A trust --no-sync -E UTF8")
+        self._run(
+            f"{PG_BIN}/pg_ctl -D {self.dir}/data -l {self.dir}/log -w start "
+            f"-o '-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300'"
+        )
+        self.admin = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, command: str) -> None:
+        argv = ["su", "postgres", "-c", command] if self.as_root else ["sh", "-c", command]
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def database(self) -> str:
+        import psycopg
+
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        self._run(f"{PG_BIN}/pg_ctl -D {self.dir}/data -m immediate -w stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def make_settings(data_dir: Path, storage: str, s3_endpoint: str | None = None, **overrides) -> Settings:
     values = dict(
         data_dir=data_dir,
@@ -87,17 +140,26 @@ def make_settings(data_dir: Path, storage: str, s3_endpoint: str | None = None, 
     return Settings(_env_file=None, **values)
 
 
-@pytest.fixture(params=["local", "s3"])
+DEPLOYMENTS = ["embedded", "scale-out"]
+
+
+@pytest.fixture(params=DEPLOYMENTS)
 def deployment(request) -> str:
-    """The storage deployments every API test runs against (SQLite + embedded worker in both)."""
+    """The deployments every API test runs against."""
     return request.param
+
+
+def deployment_settings(request, deployment: str, data_dir: Path, **overrides) -> Settings:
+    if deployment == "embedded":
+        return make_settings(data_dir, "local", **overrides)
+    database_url = request.getfixturevalue("postgres").database()
+    return make_settings(data_dir, "s3", request.getfixturevalue("moto_server"), database_url=database_url, **overrides)
 
 
 @pytest.fixture()
 def settings_factory(tmp_path, deployment, request):
     def factory(**overrides) -> Settings:
-        endpoint = request.getfixturevalue("moto_server") if deployment == "s3" else None
-        return make_settings(tmp_path / f"data-{uuid.uuid4().hex[:6]}", deployment, endpoint, **overrides)
+        return deployment_settings(request, deployment, tmp_path / f"data-{uuid.uuid4().hex[:6]}", **overrides)
 
     return factory
 

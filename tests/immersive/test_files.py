@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture()
 def deployment():
-    return "local"  # S3 hands out presigned URLs instead (test_s3.py)
+    return "embedded"  # S3 hands out presigned URLs instead (test_storage.py)
 
 
 @pytest.fixture()

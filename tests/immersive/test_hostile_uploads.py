@@ -13,16 +13,15 @@ from asset_pipeline.limits import Limits
 from immersive.app import create_app
 from tests.hostile_corpus import hostile_corpus
 
-from .conftest import SAMPLES, Service, make_settings
+from .conftest import DEPLOYMENTS, SAMPLES, Service, deployment_settings
 
 CASES = hostile_corpus()
 STATUS = {"limit_exceeded": 413, "unsupported_format": 415}
 
 
-@pytest.fixture(scope="module", params=["local", "s3"])
+@pytest.fixture(scope="module", params=DEPLOYMENTS)
 def services(request, tmp_path_factory):
     """One running service per distinct limits of the corpus, made when first needed."""
-    endpoint = request.getfixturevalue("moto_server") if request.param == "s3" else None
     made: dict[str, Service] = {}
     with contextlib.ExitStack() as stack:
 
@@ -30,7 +29,7 @@ def services(request, tmp_path_factory):
             key = (limits or Limits()).model_dump_json()
             if key not in made:
                 overrides = limits.model_dump() if limits else {}
-                settings = make_settings(tmp_path_factory.mktemp("hostile"), request.param, endpoint, **overrides)
+                settings = deployment_settings(request, request.param, tmp_path_factory.mktemp("hostile"), **overrides)
                 made[key] = Service(stack.enter_context(TestClient(create_app(settings))))
                 made[key].product_id = made[key].product(made[key].a, "H-1")["id"]
             return made[key]
