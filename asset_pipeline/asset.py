@@ -57,6 +57,9 @@ class Primitive:
     variant_mappings: list[dict[str, Any]] = field(default_factory=list)
     mode: str = "triangles"  # "triangles" | "points"
     extras: dict[str, Any] = field(default_factory=dict)
+    # Set when `normals` were computed (by repair) rather than read from the file: the crease angle in degrees they
+    # were computed with. The simplifier then leaves them out and computes them again on the simplified surface.
+    normals_crease_angle: float | None = None
 
     @property
     def vertex_count(self) -> int:
@@ -192,7 +195,9 @@ class Asset:
             for prim in mesh.primitives:
                 if prim.mode != "triangles" and not include_points:
                     continue
-                p = prim.positions.astype(np.float64) @ world[:3, :3].T + world[:3, 3]
+                p = prim.positions.astype(np.float64)
+                if not np.array_equal(world, IDENTITY):  # after normalize the common case is the identity
+                    p = p @ world[:3, :3].T + world[:3, 3]
                 verts.append(p)
                 if prim.indices is not None:
                     faces.append(prim.indices.astype(np.int64) + offset)
@@ -214,8 +219,9 @@ class Asset:
                     p = prim.positions
                 else:
                     p = prim.positions.astype(np.float64) @ world[:3, :3].T + world[:3, 3]
-                lo = np.minimum(lo, p.min(axis=0).astype(np.float64))
-                hi = np.maximum(hi, p.max(axis=0).astype(np.float64))
+                # Column by column: ~10x faster than a reduction along axis 0 of an (N, 3) array.
+                lo = np.minimum(lo, [float(p[:, k].min()) for k in range(3)])
+                hi = np.maximum(hi, [float(p[:, k].max()) for k in range(3)])
         if not np.isfinite(lo).all():
             return np.zeros((2, 3))
         return np.stack([lo, hi])

@@ -244,6 +244,7 @@ def _repair_triangles(
     if options.recompute_normals == "always" or (options.recompute_normals == "missing" and prim.normals is None):
         vertices = prim.vertex_count
         prim = _creased_normals(prim, topo, topo_of_vertex, cross, edges, options.crease_angle)
+        prim.normals_crease_angle = options.crease_angle
         totals["vertices_split_at_creases"] += prim.vertex_count - vertices
         totals["normals_computed"] += prim.vertex_count
     elif options.recompute_normals == "missing":
@@ -489,6 +490,23 @@ def _orient(
         inward = (net < 0) & (closed | (-net > 0.2 * gross))
     flip ^= inward[piece]
     return flip, len(pieces), int(inward.sum())
+
+
+def compute_normals(prim: Primitive, crease_angle: float) -> Primitive:
+    """Area-weighted normals for a clean indexed triangle primitive (as repair leaves it), hard at edges sharper
+    than `crease_angle` (vertices there are split); returns the primitive with `normals_crease_angle` set.
+
+    Used again after simplification: normals that were computed, not authored, should follow the surface the
+    viewer sees."""
+    if prim.triangle_count == 0:
+        return prim
+    faces = prim.indices.astype(np.int64)
+    topo_of_vertex, _ = _vertex_remap(np.ascontiguousarray(prim.positions, dtype=np.float32), None)
+    topo = topo_of_vertex[faces]
+    cross = _face_cross(prim.positions.astype(np.float64), faces)
+    prim = _creased_normals(prim, topo, topo_of_vertex, cross, _EdgeTable(topo), crease_angle)
+    prim.normals_crease_angle = crease_angle
+    return prim
 
 
 def _creased_normals(

@@ -25,8 +25,9 @@ from pydantic import BaseModel, Field
 from ..asset import Asset, Primitive
 from ..errors import MissingDependencyError
 from ..measure import Surface, geometric_error
+from ..metadata import GeometricError
 from . import StageReport
-from .repair import drop_empty_meshes
+from .repair import compute_normals, drop_empty_meshes
 
 RELAXED_ERRORS = (4.0, 16.0)  # multipliers of target_error tried before falling back to sloppy clustering
 MAX_ATTRIBUTE_FLOATS = 16  # meshoptimizer's attribute limit (conservative across versions)
@@ -40,6 +41,12 @@ class SimplifyOptions(BaseModel):
     attribute_weights: dict[str, float] = Field(
         default_factory=lambda: {"NORMAL": 0.5, "TEXCOORD": 0.5, "COLOR": 1.0},
         description="how much attribute change counts against position error (gltfpack weighs normals 0.5, colours 1)",
+    )
+    computed_normal_weight: float = Field(
+        default=0.1,
+        ge=0,
+        description="weight of normals that repair computed (not the file's): low, so the surface decides, yet enough "
+        "to keep thin features (tips, ridges) that position error alone lets collapse; they are recomputed afterwards",
     )
     lock_border: bool = Field(default=False, description="keep open borders in place (for meshes that tile)")
     measure_error: bool = Field(default=True, description="measure the geometric error against the input surface")
@@ -86,14 +93,22 @@ def simplify_against(asset: Asset, options: SimplifyOptions, reference: Surface 
             share = max(1, math.floor(prim.triangle_count * ratio))
             if share >= prim.triangle_count:
                 continue
-            indices, method, error = _simplify_primitive(prim, share, world_error / scale, options)
+            # Computed normals are not the author's: the simplifier sees them welded across creases (no seams) and
+            # lightly weighted, and they are computed again on what is left, as a client would shade it.
+            crease_angle = prim.normals_crease_angle if prim.normals is not None else None
+            work, weights = prim, options.attribute_weights
+            if crease_angle is not None:
+                work, weights = _welded_across_creases(prim), {**weights, "NORMAL": options.computed_normal_weight}
+            indices, method, error = _simplify_primitive(work, share, world_error / scale, options, weights)
             methods[method] = methods.get(method, 0) + 1
             worst_error = max(worst_error, error * scale)
             if len(indices) > share:
                 warnings.append(
                     f"mesh {asset.meshes[mesh_index].name!r}: kept {len(indices):,} triangles, over its share of {share:,}"
                 )
-            _compact(prim, indices)
+            _compact(work, indices)
+            if crease_angle is not None:
+                _install(prim, compute_normals(work, crease_angle))
     drop_empty_meshes(asset)  # a tiny part whose share rounded to nothing
     simplify_ms = (time.perf_counter() - start) * 1000
 
@@ -118,16 +133,22 @@ def simplify_against(asset: Asset, options: SimplifyOptions, reference: Surface 
         warnings.append(f"{methods['relaxed']} primitive(s) needed a relaxed error bound to reach the budget")
     if after > target:
         warnings.append(f"{after:,} triangles remain, over the budget of {target:,}")
+    report = StageReport(stage="simplify", changes=changes, warnings=warnings)
     if options.measure_error and reference is not None:
-        error = geometric_error(reference, Surface.of(asset), samples=options.error_samples)
-        asset.extras["geometric_error"] = error
-        changes.update(
-            error_hausdorff_m=error.hausdorff,
-            error_mean_m=error.mean,
-            error_hausdorff_rel=error.hausdorff_rel,
-            error_mean_rel=error.mean_rel,
-        )
-    return StageReport(stage="simplify", changes=changes, warnings=warnings)
+        record_error(asset, report, geometric_error(reference, Surface.of(asset), samples=options.error_samples))
+    return report
+
+
+def record_error(asset: Asset, report: StageReport, error: GeometricError) -> None:
+    """Store the simplified asset's geometric error where the bundle reads it (also for an error measured
+    after the stage, on the measuring thread)."""
+    asset.extras["geometric_error"] = error
+    report.changes.update(
+        error_hausdorff_m=error.hausdorff,
+        error_mean_m=error.mean,
+        error_hausdorff_rel=error.hausdorff_rel,
+        error_mean_rel=error.mean_rel,
+    )
 
 
 def _drawn_mesh_scales(asset: Asset) -> dict[int, float]:
@@ -141,13 +162,15 @@ def _drawn_mesh_scales(asset: Asset) -> dict[int, float]:
     return scales
 
 
-def _simplify_primitive(prim: Primitive, share: int, local_error: float, options: SimplifyOptions) -> tuple[np.ndarray, str, float]:
+def _simplify_primitive(
+    prim: Primitive, share: int, local_error: float, options: SimplifyOptions, weights: dict[str, float]
+) -> tuple[np.ndarray, str, float]:
     """(new triangles (K, 3), method used, error reached in local units)."""
     import meshoptimizer
 
     positions = np.ascontiguousarray(prim.positions, dtype=np.float32)
     indices = np.ascontiguousarray(prim.indices, dtype=np.uint32).ravel()
-    attributes, weights = _attribute_stream(prim, options.attribute_weights)
+    attributes, weights = _attribute_stream(prim, weights)
     flags = meshoptimizer.SIMPLIFY_ERROR_ABSOLUTE | (meshoptimizer.SIMPLIFY_LOCK_BORDER if options.lock_border else 0)
     result = indices
     error = 0.0
@@ -166,6 +189,27 @@ def _simplify_primitive(prim: Primitive, share: int, local_error: float, options
         return result.reshape(-1, 3), "relaxed", error
     extent = float(meshoptimizer.simplify_scale(positions))  # sloppy reports error relative to the mesh extent
     return destination[:count].reshape(-1, 3).copy(), "sloppy", float(reached[0]) * extent
+
+
+def _welded_across_creases(prim: Primitive) -> Primitive:
+    """A copy whose vertices are welded where they differed only by their normal (one fan's normal stays)."""
+    from .repair import _vertex_remap
+
+    others = [np.asarray(a, dtype=np.float32).reshape(len(a), -1) for name, a in prim.attribute_arrays().items() if name != "NORMAL"]
+    remap, unique = _vertex_remap(np.ascontiguousarray(np.concatenate(others, axis=1)), prim.indices)
+    referenced = np.zeros(prim.vertex_count, dtype=bool)
+    referenced[prim.indices.ravel()] = True
+    representative = np.empty(unique, dtype=np.int64)
+    representative[remap[referenced]] = np.flatnonzero(referenced)
+    welded = prim.take_vertices(representative)
+    welded.indices = remap[prim.indices].astype(np.uint32)
+    return welded
+
+
+def _install(prim: Primitive, source: Primitive) -> None:
+    """Give `prim` the geometry of `source` (the object stays: meshes hold it)."""
+    prim.positions, prim.indices, prim.normals, prim.tangents = source.positions, source.indices, source.normals, source.tangents
+    prim.uvs, prim.colors, prim.normals_crease_angle = source.uvs, source.colors, source.normals_crease_angle
 
 
 def _attribute_stream(prim: Primitive, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
