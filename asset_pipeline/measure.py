@@ -8,9 +8,15 @@ both in metres and divided by the reference's bounding-box diagonal. The same me
 gltfpack's / glTF Transform's in the benchmark, so it must not depend on how a tool indexes its vertices.
 
 Distances come from open3d's RaycastingScene (Embree BVH); without open3d a KD-tree over triangle
-centroids proposes nearby triangles whose exact point-triangle distances are taken."""
+centroids proposes nearby triangles whose exact point-triangle distances are taken.
+
+`Reference` prepares a reference surface (and its BVH) on one measuring thread and queues measurements
+behind it, so the pipeline writes the GLB while its errors are measured (the numbers are the same)."""
 
 from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -36,6 +42,8 @@ class Surface:
         self.vertices = np.ascontiguousarray(vertices, dtype=np.float64)
         self.faces = np.ascontiguousarray(faces, dtype=np.int64)
         self._query = None
+        self._query_lock = threading.Lock()
+        self._samples: dict[tuple[int, int], np.ndarray] = {}
         a = self.vertices[self.faces[:, 0]]
         e1 = self.vertices[self.faces[:, 1]] - a
         e2 = self.vertices[self.faces[:, 2]] - a
@@ -57,7 +65,14 @@ class Surface:
         return float(np.linalg.norm(used.max(axis=0) - used.min(axis=0))) if len(used) else 0.0
 
     def sample(self, count: int, seed: int) -> np.ndarray:
-        """`count` points uniformly distributed by area (deterministic for a seed)."""
+        """`count` points uniformly distributed by area (deterministic for a seed; kept, since a reference is
+        sampled with the same seed for every candidate)."""
+        key = (count, seed)
+        if key not in self._samples:
+            self._samples[key] = self._sample(count, seed)
+        return self._samples[key]
+
+    def _sample(self, count: int, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
         cdf = np.cumsum(self.areas)
         if cdf[-1] <= 0:
@@ -72,9 +87,14 @@ class Surface:
 
     def distance(self, points: np.ndarray) -> np.ndarray:
         """Unsigned distance from each point to the nearest point of this surface."""
-        if self._query is None:
-            self._query = _open3d_query(self) or _KDTreeQuery(self)
-        return self._query(points)
+        return self.prepare()._query(points)
+
+    def prepare(self) -> "Surface":
+        """Build the distance query (the BVH) now rather than on the first `distance` call."""
+        with self._query_lock:
+            if self._query is None:
+                self._query = _open3d_query(self) or _KDTreeQuery(self)
+        return self
 
 
 def geometric_error(reference: Asset | Surface, candidate: Asset | Surface, samples: int = 50_000, seed: int = 0) -> GeometricError:
@@ -89,6 +109,45 @@ def geometric_error(reference: Asset | Surface, candidate: Asset | Surface, samp
     return GeometricError(
         hausdorff=hausdorff, mean=mean, hausdorff_rel=hausdorff / diagonal, mean_rel=mean / diagonal, samples=samples
     )
+
+
+_MEASURING: ThreadPoolExecutor | None = None
+_MEASURING_LOCK = threading.Lock()
+
+
+def _measuring_thread() -> ThreadPoolExecutor:
+    """The process's one measuring thread. One, because open3d holds the GIL while it builds and queries a BVH:
+    a second thread would only contend; this one overlaps with the caller's GIL-free work (meshoptimizer,
+    numpy, encoders)."""
+    global _MEASURING
+    with _MEASURING_LOCK:
+        if _MEASURING is None:
+            _MEASURING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geometric-error")
+        return _MEASURING
+
+
+class Reference:
+    """A reference surface built and indexed on the measuring thread from the moment it is created, so the
+    first candidate finds its BVH ready; `measure` queues a candidate's error behind it (same numbers as
+    `geometric_error`). One reference serves LOD0 and every LOD."""
+
+    def __init__(self, source: Asset | Surface):
+        self._surface: Future[Surface] = _measuring_thread().submit(_prepared, source)
+
+    @property
+    def surface(self) -> Surface:
+        return self._surface.result()
+
+    def measure(self, candidate: Asset | Surface, samples: int = 50_000, seed: int = 0) -> Future[GeometricError]:
+        """The error of `candidate` against this reference, measured on the measuring thread. The candidate's
+        geometry is copied now, so the asset may change (or be encoded) meanwhile."""
+        snapshot = candidate if isinstance(candidate, Surface) else Surface.of(candidate)
+        return _measuring_thread().submit(lambda: geometric_error(self.surface, snapshot, samples, seed))
+
+
+def _prepared(source: Asset | Surface) -> Surface:
+    surface = source if isinstance(source, Surface) else Surface.of(source)
+    return surface.prepare()
 
 
 def _open3d_query(surface: Surface):

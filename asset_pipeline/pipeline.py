@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +23,7 @@ from .metadata import (
     Bundle,
     Dimensions,
     FileInfo,
+    GeometricError,
     GeometryStats,
     LodInfo,
     MaterialInfo,
@@ -31,6 +33,7 @@ from .metadata import (
     TextureInfo,
     UnitInfo,
 )
+from .measure import Reference
 from .profiles import Profile, get_profile
 from .stages import StageReport
 
@@ -169,7 +172,13 @@ def optimize(
     )
     timer.run("bake", bake, asset, BakeOptions())
     reference = asset.copy()  # the normalized full-resolution surface every LOD's error is measured against
-    timer.run("simplify", simplify, asset, SimplifyOptions(target_triangles=prof.max_triangles))
+    # Built and indexed on the measuring thread while the main thread simplifies; errors are measured there too
+    # (LOD0's while LODs are made and the GLB is written) and waited for when the bundle is packaged.
+    measured = Reference(reference) if prof.max_triangles is not None or prof.lod_ratios else None
+    simplify_report = timer.run(
+        "simplify", simplify, asset, SimplifyOptions(target_triangles=prof.max_triangles, measure_error=measured is None)
+    )
+    lod0_error = measured.measure(asset) if measured is not None and not simplify_report.skipped else None
     timer.run(
         "textures",
         textures,
@@ -182,14 +191,23 @@ def optimize(
             max_bytes=prof.max_bytes,
         ),
     )
-    lod_assets, _ = timer.run("lods", generate_lods, asset, LodOptions(ratios=prof.lod_ratios), reference)
+    lod_assets, _ = timer.run("lods", generate_lods, asset, LodOptions(ratios=prof.lod_ratios), measured or reference)
     compress_options = CompressOptions(method=prof.compression, quantize=prof.quantize)
     timer.run("compress", compress, asset, compress_options)
     for lod in lod_assets:
         compress(lod, compress_options)
 
     files, lod_infos, validator, usdz_bytes = timer.run(
-        "package", _package, asset, lod_assets, reference, prof, validate, prof.usdz if usdz is None else usdz, poster
+        "package",
+        _package,
+        asset,
+        lod_assets,
+        reference,
+        prof,
+        validate,
+        prof.usdz if usdz is None else usdz,
+        poster,
+        (simplify_report, lod0_error),
     )[:4]
 
     prov = asset.provenance
@@ -238,12 +256,17 @@ def _package(
     validate: bool | None,
     make_usdz: bool,
     make_poster: bool,
+    lod0_error: tuple[StageReport, Future[GeometricError] | None] = (StageReport(stage="simplify"), None),
 ):
     from .checks.validator import UNCOMPRESSED, run_validator
     from .io.gltf import write_glb
     from .measure import geometric_error
+    from .stages.simplify import record_error
 
     files: dict[str, bytes] = {"model.glb": write_glb(asset)}
+    simplify_report, pending = lod0_error
+    if pending is not None:  # measured on the measuring thread meanwhile
+        record_error(asset, simplify_report, pending.result())
     lod_infos = [
         LodInfo(
             level=0,

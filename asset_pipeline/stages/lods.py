@@ -3,7 +3,8 @@
 Each level is simplified from LOD0 itself (not from the previous level, so errors do not compound) to
 `ratio` x LOD0's triangles, with the same simplifier and attribute weights as LOD0, and its geometric error is
 measured against one reference surface - the full-resolution normalized source when the pipeline passes it - so
-the errors of all levels are comparable and grow with each level."""
+the errors of all levels are comparable and grow with each level. A level's error is measured on the measuring
+thread while the next level is simplified."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..asset import Asset
-from ..measure import Surface, geometric_error
+from ..measure import Reference, Surface
 from . import StageReport
 from .simplify import SimplifyOptions, simplify_against
 
@@ -24,13 +25,17 @@ class LodOptions(BaseModel):
     error_samples: int = Field(default=50_000, ge=100, description="points sampled on each surface for the error")
 
 
-def generate_lods(asset: Asset, options: LodOptions, reference: Asset | None = None) -> tuple[list[Asset], StageReport]:
+def generate_lods(
+    asset: Asset, options: LodOptions, reference: Asset | Surface | Reference | None = None
+) -> tuple[list[Asset], StageReport]:
     """The LOD assets (LOD1, LOD2, ...) and a report. `reference` is the surface errors are measured against
-    (default: LOD0). A level that would not be lighter than the one before is left out and reported."""
+    (default: LOD0); a `Reference` the caller already prepared is shared. A level that would not be lighter than
+    the one before is left out and reported."""
     lod0 = asset.triangle_count
-    surface: Surface | None = None  # built on first use: the reference's BVH is the costly part
+    shared: Reference | None = reference if isinstance(reference, Reference) else None  # built on first use
     levels: list[dict[str, Any]] = []
     lods: list[Asset] = []
+    errors = []
     warnings: list[str] = []
     previous = lod0
     for level, ratio in enumerate(options.ratios, start=1):
@@ -44,10 +49,9 @@ def generate_lods(asset: Asset, options: LodOptions, reference: Asset | None = N
         lod = asset.copy()
         simplify_options = SimplifyOptions(target_triangles=target, target_error=options.target_error, measure_error=False)
         report = simplify_against(lod, simplify_options, reference=None)
-        if surface is None:
-            surface = Surface.of(reference if reference is not None else asset)
-        error = geometric_error(surface, Surface.of(lod), samples=options.error_samples)
-        lod.extras["geometric_error"] = error
+        if shared is None:
+            shared = Reference(reference if reference is not None else asset)  # type: ignore[arg-type]
+        errors.append(shared.measure(lod, samples=options.error_samples))
         warnings.extend(f"LOD{level}: {w}" for w in report.warnings)
         levels.append(
             {
@@ -57,15 +61,20 @@ def generate_lods(asset: Asset, options: LodOptions, reference: Asset | None = N
                 "triangles": lod.triangle_count,
                 "vertices": lod.vertex_count,
                 "methods": report.changes.get("methods", {}),
-                "error_hausdorff_m": error.hausdorff,
-                "error_mean_m": error.mean,
-                "error_hausdorff_rel": error.hausdorff_rel,
-                "error_mean_rel": error.mean_rel,
             }
         )
         lods.append(lod)
         previous = lod.triangle_count
+    for lod, entry, pending in zip(lods, levels, errors):
+        error = pending.result()
+        lod.extras["geometric_error"] = error
+        entry.update(
+            error_hausdorff_m=error.hausdorff,
+            error_mean_m=error.mean,
+            error_hausdorff_rel=error.hausdorff_rel,
+            error_mean_rel=error.mean_rel,
+        )
     changes: dict[str, Any] = {"lod0_triangles": lod0, "levels": levels}
-    if surface is not None:
-        changes["reference_triangles"] = len(surface.faces)
+    if shared is not None:
+        changes["reference_triangles"] = len(shared.surface.faces)
     return lods, StageReport(stage="lods", skipped=not lods, changes=changes, warnings=warnings)
