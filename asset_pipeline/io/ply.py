@@ -140,18 +140,23 @@ def read_ply(data: bytes, ctx: ReadContext) -> Asset:
     # Triangles as vertex-index triples, plus for face triangles the face corner each vertex came from
     # (for per-corner UVs; -1 for strips) and the face it came from (for texnumber).
     vertex_triangles: list[np.ndarray] = []
-    corner_triangles: list[np.ndarray] = []
+    corner_triangles: list[np.ndarray | None] = []  # None: faces that are all triangles, corner i of face f is 3f+i
     corner_uv = None
-    face_of_triangle = np.zeros(0, dtype=np.int64)
+    face_of_triangle: np.ndarray | None = np.zeros(0, dtype=np.int64)  # None: triangle t is face t
     if has_faces:
         assert face_list is not None
         flat, sizes = face_list
         check_limits(count, int(np.maximum(sizes - 2, 0).sum()), ctx.limits, what)
-        corner_vertex = flat.astype(np.int64)
+        corner_vertex = np.asarray(flat, dtype=np.int64)
         check_indices(corner_vertex, count, f"{what} faces")
-        tri_corners, face_of_triangle = fan_triangulate(sizes)
-        vertex_triangles.append(corner_vertex[tri_corners])
-        corner_triangles.append(tri_corners)
+        if (sizes == 3).all():  # already triangles (scanners write nothing else): no triangulation, no copy
+            vertex_triangles.append(corner_vertex.reshape(-1, 3))
+            corner_triangles.append(None)
+            face_of_triangle = None
+        else:
+            tri_corners, face_of_triangle = fan_triangulate(sizes)
+            vertex_triangles.append(corner_vertex[tri_corners])
+            corner_triangles.append(tri_corners)
         short = int((sizes < 3).sum())
         if short:
             notes.append(f"dropped {short:,} faces with fewer than 3 corners")
@@ -176,8 +181,12 @@ def read_ply(data: bytes, ctx: ReadContext) -> Asset:
         notes.append(f"{len(sizes):,} triangle strips converted to {len(strip_tris):,} triangles")
         vertex_triangles.append(strip_tris)
         corner_triangles.append(np.full_like(strip_tris, -1))
-    tris = np.concatenate(vertex_triangles)
-    corner_of = np.concatenate(corner_triangles)
+    tris = vertex_triangles[0] if len(vertex_triangles) == 1 else np.concatenate(vertex_triangles)
+    corner_of = None  # only per-corner UVs need to know each triangle corner's face corner
+    if corner_uv is not None:
+        corner_of = np.concatenate(
+            [np.arange(3 * len(t)).reshape(-1, 3) if c is None else c for t, c in zip(vertex_triangles, corner_triangles)]
+        )
     if len(tris) == 0:
         raise InvalidGeometryError(f"{what}: the faces and strips hold no triangle")
     textures = _textures(header.comments, ctx, notes)
@@ -186,14 +195,17 @@ def read_ply(data: bytes, ctx: ReadContext) -> Asset:
     material_of_triangle = np.zeros(len(tris), dtype=np.int64)
     texnumber = faces.get("texnumber") if has_faces else None
     if texnumber is not None and len(textures) > 1:
-        material_of_triangle[: len(face_of_triangle)] = texnumber.astype(np.int64)[face_of_triangle]
+        material_of_face = texnumber.astype(np.int64)
+        face_materials = material_of_face if face_of_triangle is None else material_of_face[face_of_triangle]
+        material_of_triangle[: len(face_materials)] = face_materials
     groups = np.unique(material_of_triangle) if len(textures) > 1 else np.zeros(1, dtype=np.int64)
     for group in groups:
         if len(groups) == 1:
             prim = _primitive(tris, corner_of, positions, normals, colors, uv, corner_uv)
         else:
             selected = material_of_triangle == group
-            prim = _primitive(tris[selected], corner_of[selected], positions, normals, colors, uv, corner_uv)
+            corners = None if corner_of is None else corner_of[selected]
+            prim = _primitive(tris[selected], corners, positions, normals, colors, uv, corner_uv)
         if 0 <= group < len(textures) and prim.uvs:
             prim.material = int(group)
         asset.meshes[0].primitives.append(prim)
@@ -422,25 +434,69 @@ def _gather(buf: np.ndarray, positions: np.ndarray, dtype: str) -> np.ndarray:
 
 
 class _AsciiBody:
-    """ASCII elements, one instance per line (blank lines skipped), each element block parsed in one call."""
+    """ASCII elements, one instance per line (blank lines skipped), each element block parsed in one call.
+
+    Fast path: each block ends after its instance count of newlines (found by counting, without indexing every
+    line) and must parse to exactly the numbers its properties ask for; a blank line, a ragged list or a bad
+    token anywhere sends the whole body through the line index, which also words the errors."""
 
     def __init__(self, data: bytes, header: _Header, what: str):
         self.data = data
         self.header = header
         self.what = what
-        body = np.frombuffer(data, dtype=np.uint8, offset=header.body_offset)
-        newlines = np.flatnonzero(body == 10)
-        starts = np.concatenate(([0], newlines + 1))
-        ends = np.concatenate((newlines, [len(body)]))
-        length = ends - starts
-        # Blank lines ("", "\r", " ") do not hold an instance.
-        first = body[np.minimum(starts, max(len(body) - 1, 0))] if len(body) else np.zeros(0, np.uint8)
-        blank = (length == 0) | ((length == 1) & np.isin(first, (13, 32, 9)))
-        self.body = body
-        self.line_starts = starts[~blank]
-        self.line_ends = ends[~blank]
+        self.body = np.frombuffer(data, dtype=np.uint8, offset=header.body_offset)
+        self._lines: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def line_starts(self) -> np.ndarray:
+        return self._line_index()[0]
+
+    @property
+    def line_ends(self) -> np.ndarray:
+        return self._line_index()[1]
+
+    def _line_index(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._lines is None:
+            body = self.body
+            newlines = np.flatnonzero(body == 10)
+            starts = np.concatenate(([0], newlines + 1))
+            ends = np.concatenate((newlines, [len(body)]))
+            length = ends - starts
+            # Blank lines ("", "\r", " ") do not hold an instance.
+            first = body[np.minimum(starts, max(len(body) - 1, 0))] if len(body) else np.zeros(0, np.uint8)
+            blank = (length == 0) | ((length == 1) & np.isin(first, (13, 32, 9)))
+            self._lines = (starts[~blank], ends[~blank])
+        return self._lines
 
     def read(self, elements: list[_Element]) -> dict[str, _Values]:
+        fast = self._read_by_counting(elements)
+        return fast if fast is not None else self._read_by_lines(elements)
+
+    def _read_by_counting(self, elements: list[_Element]) -> dict[str, _Values] | None:
+        out: dict[str, _Values] = {}
+        data, start = self.data, self.header.body_offset
+        for element in elements:
+            if element.count == 0:
+                out[element.name] = {
+                    p.name: (np.zeros(0), np.zeros(0, np.int64)) if p.count_dtype else np.zeros(0) for p in element.properties
+                }
+                continue
+            end = _after_lines(data, start, element.count)
+            if end is None:
+                return None
+            integer = all((p.count_dtype or "i")[0] in "iu" and p.dtype[0] in "iu" for p in element.properties)
+            try:
+                numbers = _parse_numbers(self.body[start - self.header.body_offset : end - self.header.body_offset], self.what, element.name, integer)
+            except CorruptFileError:
+                return None
+            values = _uniform_element(element, numbers)
+            if values is None:
+                return None
+            out[element.name] = values
+            start = end
+        return out
+
+    def _read_by_lines(self, elements: list[_Element]) -> dict[str, _Values]:
         out: dict[str, _Values] = {}
         line = 0
         for element in elements:
@@ -468,34 +524,15 @@ class _AsciiBody:
         if not element.has_lists:
             if len(numbers) != n * len(props):
                 self._line_error(element, first, last, len(props))
-            table = numbers.reshape(n, len(props))
-            return {p.name: table[:, i] for i, p in enumerate(props)}
-        # Fast path: every instance's lists as long as the first one's.
-        widths = []
-        pos = 0
-        for p in props:
-            if p.count_dtype:
-                if pos >= len(numbers):
+        else:  # the first instance's lists must be there to read their lengths
+            pos = 0
+            for p in props:
+                if p.count_dtype and pos >= len(numbers):
                     self._line_error(element, first, last, None)
-                widths.append(1 + int(numbers[pos]))
-                pos += widths[-1]
-            else:
-                widths.append(1)
-                pos += 1
-        if len(numbers) == n * pos:
-            table = numbers.reshape(n, pos)
-            col = 0
-            values: _Values = {}
-            uniform = True
-            for p, width in zip(props, widths):
-                if p.count_dtype:
-                    uniform &= bool((table[:, col] == width - 1).all())
-                    values[p.name] = (table[:, col + 1 : col + width].reshape(-1), np.full(n, width - 1, dtype=np.int64))
-                else:
-                    values[p.name] = table[:, col]
-                col += width
-            if uniform:
-                return values
+                pos += 1 + int(numbers[pos]) if p.count_dtype else 1
+        values = _uniform_element(element, numbers)
+        if values is not None:
+            return values
         # Mixed lengths: per-line token counts give each instance's offset in the number stream.
         offsets = self._line_offsets(first, last)
         if len(offsets) != n + 1 or offsets[-1] != len(numbers):
@@ -549,6 +586,68 @@ class _AsciiBody:
                     f"values, the header declares {expected}"
                 )
         raise CorruptFileError(f"{self.what}: malformed '{element.name}' elements (list lengths do not match)")
+
+
+def _after_lines(data: bytes, start: int, count: int) -> int | None:
+    """Offset just past the `count`-th line from `start` (its newline, or the end of the data for a last line
+    without one), a megabyte at a time; None when fewer lines remain or a blank line ("", "\\r", " ", "\\t" -
+    not an instance) comes first, which the line index handles."""
+    chunk = 1 << 20
+    text = np.frombuffer(data, dtype=np.uint8)
+    pos = start
+    previous = start - 1  # the newline before the current line
+    while pos < len(data):
+        end = min(pos + chunk, len(data))
+        newlines = (pos + np.flatnonzero(text[pos:end] == 10))[:count]
+        if len(newlines):
+            lengths = np.diff(newlines, prepend=previous) - 1
+            if (lengths == 0).any() or ((lengths == 1) & np.isin(text[newlines - 1], (13, 32, 9))).any():
+                return None
+            if len(newlines) == count:
+                return int(newlines[-1]) + 1
+            count -= len(newlines)
+            previous = int(newlines[-1])
+        pos = end
+    last_line = data[previous + 1 :]
+    is_line = len(last_line) > 1 or (len(last_line) == 1 and last_line not in (b"\r", b" ", b"\t"))
+    return len(data) if count == 1 and is_line else None
+
+
+def _uniform_element(element: _Element, numbers: np.ndarray) -> _Values | None:
+    """The element's values when `numbers` are exactly its instances with every list as long as the first
+    instance's (None otherwise: the caller walks the lines)."""
+    n = element.count
+    props = element.properties
+    if not element.has_lists:
+        if len(numbers) != n * len(props):
+            return None
+        table = numbers.reshape(n, len(props))
+        return {p.name: table[:, i] for i, p in enumerate(props)}
+    widths = []
+    pos = 0
+    for p in props:
+        if p.count_dtype:
+            if pos >= len(numbers):
+                return None
+            widths.append(1 + int(numbers[pos]))
+            pos += widths[-1]
+        else:
+            widths.append(1)
+            pos += 1
+    if pos < 1 or len(numbers) != n * pos:
+        return None
+    table = numbers.reshape(n, pos)
+    col = 0
+    values: _Values = {}
+    for p, width in zip(props, widths):
+        if p.count_dtype:
+            if not (table[:, col] == width - 1).all():
+                return None
+            values[p.name] = (table[:, col + 1 : col + width].reshape(-1), np.full(n, width - 1, dtype=np.int64))
+        else:
+            values[p.name] = table[:, col]
+        col += width
+    return values
 
 
 def _parse_numbers(block: np.ndarray, what: str, element: str, integer: bool) -> np.ndarray:
@@ -622,7 +721,7 @@ def _corner_uvs(texcoord: tuple[np.ndarray, np.ndarray], sizes: np.ndarray, what
 
 def _primitive(
     tris: np.ndarray,
-    corner_of: np.ndarray,
+    corner_of: np.ndarray | None,
     positions: np.ndarray,
     normals: np.ndarray | None,
     colors: np.ndarray | None,
@@ -639,6 +738,16 @@ def _primitive(
         source = unique[:, 0]
         uvs = [unique[:, 1:].astype(np.uint32).view(np.float32)]
     else:
+        used = np.zeros(len(positions), dtype=bool)
+        used[vertex] = True
+        if used.all():  # every vertex in use, as files usually are: keep the arrays and the numbering
+            return Primitive(
+                positions=positions,
+                indices=tris.astype(np.uint32),
+                normals=normals,
+                colors=colors,
+                uvs=[uv] if uv is not None else [],
+            )
         source, inverse = split_corners(vertex)
         uvs = [uv[source]] if uv is not None else []
     return Primitive(

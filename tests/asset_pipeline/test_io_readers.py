@@ -578,6 +578,39 @@ def test_dragon_ascii_ply():
     np.testing.assert_array_equal(only_prim(binary).positions, prim.positions)
 
 
+ASCII_LAYOUTS = {
+    "plain": "0 0 0\n1 0 0\n1 1 0\n0 1 0\n3 0 1 2\n3 0 2 3\n",
+    "crlf": "0 0 0\r\n1 0 0\r\n1 1 0\r\n0 1 0\r\n3 0 1 2\r\n3 0 2 3\r\n",
+    "no final newline": "0 0 0\n1 0 0\n1 1 0\n0 1 0\n3 0 1 2\n3 0 2 3",
+    "blank lines between": "0 0 0\n\n1 0 0\n \n1 1 0\n0 1 0\n\r\n3 0 1 2\n\t\n3 0 2 3\n",
+    "trailing blank lines": "0 0 0\n1 0 0\n1 1 0\n0 1 0\n3 0 1 2\n3 0 2 3\n\n\n",
+    "extra spaces": "  0 0   0\n1\t0 0 \n1 1 0\n0 1 0\n3 0 1 2 \n 3 0 2 3\n",
+}
+
+
+@pytest.mark.parametrize("layout", sorted(ASCII_LAYOUTS))
+def test_ply_ascii_layouts_read_alike(layout):
+    """Element blocks are found by counting newlines (no index of every line); blank lines, CRLF and a last
+    line without a newline must read exactly as the line-by-line walk does."""
+    header = (
+        "ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n"
+        "element face 2\nproperty list uchar int vertex_indices\nend_header\n"
+    )
+    prim = only_prim(aio.read((header + ASCII_LAYOUTS[layout]).encode(), "layout.ply"))
+    np.testing.assert_array_equal(prim.positions, [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    np.testing.assert_array_equal(prim.indices, [[0, 1, 2], [0, 2, 3]])
+
+
+def test_ply_ascii_line_with_two_instances_is_refused_even_if_a_blank_line_balances_it():
+    header = (
+        "ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n"
+        "element face 1\nproperty list uchar int vertex_indices\nend_header\n"
+    )
+    body = "0 0 0 1 0 0\n1 1 0\n\n0 1 0\n3 0 1 2\n"
+    with pytest.raises(CorruptFileError, match="has 6 values"):
+        aio.read((header + body).encode(), "two.ply")
+
+
 def test_damaged_helmet_gltf_zip():
     pytest.importorskip("asset_pipeline.io.gltf", reason="the glTF reader (asset_pipeline/io/gltf.py) is not there yet")
     data = scan_path("DamagedHelmet_gltf.zip").read_bytes()
