@@ -6,7 +6,9 @@ typed `CorruptFileError` instead of a traceback.
 
 Readers keep PNG, JPEG and WebP bytes exactly as they came (no re-encode, no quality loss); other formats
 Pillow can read (TGA, BMP, GIF, TIFF, ...) are converted to PNG because glTF cannot reference them. KTX2
-(which only glTF carries, and Pillow cannot decode) is checked as a container by `check_ktx2`."""
+(which only glTF carries, and Pillow cannot decode) is checked as a container by `check_ktx2` at read time;
+`open_image` decodes it (its base level) with the Basis Universal transcoder of the optional `alktx2`
+package, for the writers and measures that need its pixels."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 from .asset import Texture
-from .errors import CorruptFileError, LimitExceededError, UnsupportedFormatError
+from .errors import CorruptFileError, LimitExceededError, MissingDependencyError, UnsupportedFormatError
 from .limits import Limits
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -129,6 +131,8 @@ def open_image(data: bytes, limits: Limits) -> Image.Image:
     otherwise pad with grey)."""
     if not data:
         raise CorruptFileError("image is empty (0 bytes)")
+    if sniff_image_mime(data) == "image/ktx2":
+        return decode_ktx2(data, limits)
     size = header_size(data)
     if size is not None:
         _check_pixels(size, limits)
@@ -209,6 +213,35 @@ def check_ktx2(data: bytes, limits: Limits) -> tuple[int, int]:
                 f"ends past the file's {len(data):,} bytes"
             )
     return width, height
+
+
+def ktx2_module():
+    """The `alktx2` package (Basis Universal encoder and transcoder), or MissingDependencyError."""
+    try:
+        import alktx2
+    except ImportError:
+        raise MissingDependencyError(
+            "KTX2 textures need the Basis Universal encoder/transcoder: pip install alktx2"
+        ) from None
+    return alktx2
+
+
+def decode_ktx2(data: bytes, limits: Limits) -> Image.Image:
+    """The base level of a KTX2 (Basis Universal ETC1S/UASTC) image as RGB, or RGBA when it has alpha.
+
+    The container is checked first (`check_ktx2`: pixel limit, every range inside the file), so the
+    transcoder only sees well-formed files; what it still refuses is a CorruptFileError."""
+    check_ktx2(data, limits)
+    alktx2 = ktx2_module()
+    try:
+        info = alktx2.inspect_ktx2(data)
+        # Uncompressed TIFF is the cheapest container the binding writes and Pillow reads.
+        tiff, _ = alktx2.decode_ktx2_to_bytes(data, format="tif")
+        image = Image.open(io.BytesIO(tiff))
+        image.load()
+    except (RuntimeError, *_DECODE_ERRORS) as exc:
+        raise CorruptFileError(f"KTX2 image cannot be transcoded: {exc}") from None
+    return image if info["has_alpha"] else image.convert("RGB")
 
 
 def texture_from_bytes(data: bytes, name: str, limits: Limits) -> tuple[Texture, Image.Image]:

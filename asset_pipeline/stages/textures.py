@@ -11,12 +11,18 @@ In order:
    saving a whole texture;
 4. encode: "webp" -> lossy WebP at `quality` for colour and data maps and at `normal_quality` for normal
    maps (whose error, as an angle, is reported), with an optional PNG/JPEG fallback for EXT_texture_webp;
+   "ktx2" -> KTX2 for KHR_texture_basisu with a full mip chain, what gltfpack -tc and glTF Transform's
+   etc1s/uastc pair produce: colour maps as ETC1S (sRGB, small, blocky), normal and data maps as UASTC
+   (linear, Zstandard-supercompressed: ETC1S' shared endpoints wreck independent channels and vectors),
+   with an optional PNG/JPEG fallback; edges are kept multiples of 4 (the block size);
    "keep" -> the original bytes unless the pixels changed, then the same format again;
 5. budget: when `max_bytes` is set, the textures get it minus an estimate of the geometry; over that,
    quality steps down to `min_quality`, then the texture with the most bytes is halved, until it fits;
 6. measure: SSIM of every re-encoded image against the resized original (the benchmark target is >= 0.98
    on base colour), computed once per encoding; colour maps whose SSIM is below `target_ssim` are first
-   re-encoded at a higher quality, and stored as lossless WebP when even quality 100 misses it.
+   re-encoded at a higher quality, and stored as lossless WebP when even quality 100 misses it. (KTX2 is
+   GPU block compression, SSIM about 0.9 on photographic maps: its SSIM is reported, the target does not
+   apply.)
 
 Independent textures are decoded, encoded and measured on `workers` threads (the encoders, the decoders
 and numpy release the GIL).
@@ -31,15 +37,15 @@ import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..asset import Asset, Texture, texture_refs
-from ..errors import CorruptFileError, PipelineError
-from ..images import encode_png, header_size, open_image, sniff_image_mime
+from ..errors import CorruptFileError, OptionError, PipelineError
+from ..images import encode_png, header_size, ktx2_module, open_image, sniff_image_mime
 from ..limits import DEFAULT_LIMITS, Limits
 from . import StageReport
 
@@ -71,16 +77,61 @@ BASE_COLOR_SLOTS = {"baseColorTexture", "diffuseTexture"}
 # colour for three times the encoding time and slightly lower SSIM at the same quality.
 WEBP_METHOD = 4
 
+# Basis Universal effort (0-10) for KTX2: 1 encodes a 1024 px colour map in 1.1 s against 2.9 s at the
+# library's default 3, for SSIM 0.906 vs 0.910 (ETC1S) and the same UASTC output.
+KTX2_EFFORT = 1
+# UASTC without rate-distortion optimization (Basis Universal quality 100), as glTF Transform's `uastc`
+# defaults: SheenChair's 1024 px normal map 0.6 deg mean error, SSIM 0.996, 1.05 MB. Below 100 basisu turns
+# RDO on: 90 gives 0.9 deg / 0.992 in 0.72 MB, 50 gives 3.5 deg / 0.87 (worse than WebP at 95).
+KTX2_UASTC_QUALITY = 100
+# Zstandard level of UASTC supercompression (glTF Transform's default): UASTC alone is 8 bits per texel.
+KTX2_ZSTD_LEVEL = 18
+# glTF sampler wrap mode that does not repeat: mip levels of such a texture are filtered with clamping.
+CLAMP_TO_EDGE = 33071
+
+
+TextureFormat = Literal["webp", "ktx2", "keep"]
+TEXTURE_FORMATS: tuple[str, ...] = get_args(TextureFormat)
+
+# GLB bytes per drawn triangle that the geometry takes, by compression method and quantization: measured on
+# the textured products in ../shared/scans after the web-ar geometry stages (DamagedHelmet 15k triangles,
+# SheenChair 40k, GlamVelvetSofa 4k, with normals and one or two UV sets; JSON included):
+# Draco 3.5 / 4.2 / 5.5, meshopt quantized 8.3 / 9.8 / 10.6, meshopt float 17.7 / 23.4 / 21.9, plain
+# quantized 20.3 / 24.8 / 22.5, plain float 28.7 / 35.9 / 31.4. Untextured scans (bunny, armadillo, dragon:
+# normals only) take less (Draco 1.5-1.9, meshopt 4.4-4.5, plain quantized 14-20), but they have no
+# textures to budget unless baked, and baking adds a UV set.
+GEOMETRY_BYTES_PER_TRIANGLE = {
+    ("draco", True): 4.5,
+    ("draco", False): 4.5,  # Draco always quantizes inside its stream
+    ("meshopt", True): 9.5,
+    ("meshopt", False): 21.0,
+    ("none", True): 22.5,
+    ("none", False): 32.0,
+}
+
+
+def geometry_bytes_per_triangle(method: str, quantize: bool) -> float:
+    """The GLB bytes per triangle to assume for geometry compressed with `method` (draco | meshopt | none)."""
+    key = (method, bool(quantize))
+    if key not in GEOMETRY_BYTES_PER_TRIANGLE:
+        raise OptionError(f"unknown geometry compression {method!r}; known: draco, meshopt, none")
+    return GEOMETRY_BYTES_PER_TRIANGLE[key]
+
 
 class TextureOptions(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     max_size: int | None = Field(default=2048, description="largest texture edge, px; None = keep the size")
-    format: Literal["webp", "keep"] = Field(default="webp", description="webp | keep (the original PNG/JPEG)")
-    fallback: bool = Field(default=False, description="also carry a PNG/JPEG fallback for each WebP image")
+    format: TextureFormat = Field(
+        default="webp", description="webp | ktx2 (KHR_texture_basisu: ETC1S colour, UASTC normal/data) | keep (the original PNG/JPEG)"
+    )
+    fallback: bool = Field(default=False, description="also carry a PNG/JPEG fallback for each WebP or KTX2 image")
     quality: int = Field(default=90, ge=1, le=100, description="starting quality of lossy colour and data maps")
     normal_quality: int = Field(
         default=95, ge=1, le=100, description="starting quality of normal maps (direction errors show as lighting)"
+    )
+    ktx2_quality: int = Field(
+        default=50, ge=1, le=100, description="ETC1S quality of KTX2 colour maps (Basis Universal's 1-100; 50 = its default)"
     )
     min_quality: int = Field(default=60, ge=1, le=100, description="the budget never lowers quality below this")
     quality_step: int = Field(default=5, ge=1, le=50, description="quality lowered (or raised) per step")
@@ -90,13 +141,16 @@ class TextureOptions(BaseModel):
     )
     max_bytes: int | None = Field(default=None, description="the profile's GLB budget; None = no texture budget")
     geometry_bytes_per_triangle: float = Field(
-        default=6.0,
-        description="GLB bytes per triangle assumed for geometry when sharing max_bytes (quantized meshopt "
-        "is about 5-8, Draco 2-4)",
+        default=GEOMETRY_BYTES_PER_TRIANGLE[("meshopt", True)],
+        description="GLB bytes per triangle assumed for geometry when sharing max_bytes: see "
+        "`geometry_bytes_per_triangle(method, quantize)` (Draco 4.5, quantized meshopt 9.5, plain 22.5-32)",
     )
     min_size: int = Field(default=256, ge=1, description="the budget never halves a texture below this edge")
     pot: bool = Field(default=True, description="resize to power-of-two dimensions (at or below the source)")
     pack_orm: bool = Field(default=True, description="pack occlusion into the metallicRoughness image")
+    drop_alpha: bool = Field(
+        default=True, description="drop alpha channels no slot reads or that are all opaque (re-encodes a PNG)"
+    )
     limits: Limits = Field(default=DEFAULT_LIMITS, description="image pixel limit for decoding")
     workers: int = Field(
         default=2,
@@ -125,6 +179,7 @@ class _Work:
     source_mime: str
     source_data: bytes | None  # the original encoding (None for a packed image)
     before: dict[str, Any]
+    sampler: dict[str, Any] | None = None  # the texture's glTF sampler (KTX2 mip levels follow its wrap mode)
     resized: bool = False
     packed: bool = False
     alpha_dropped: bool = False
@@ -158,6 +213,8 @@ def textures(asset: Asset, options: TextureOptions) -> StageReport:
 
 
 def _run(asset: Asset, options: TextureOptions, pool: ThreadPoolExecutor, report: StageReport) -> StageReport:
+    if options.format == "ktx2":
+        ktx2_module()  # a missing encoder fails before any work
     count_before = len(asset.textures)
     bytes_before = _total_bytes(asset.textures)
     decisions: list[str] = []
@@ -337,8 +394,9 @@ def _prepare(
         source_mime=mime,
         source_data=texture.data,
         before={"width": w, "height": h, "mime_type": mime, "bytes": len(texture.data), "mode": image.mode},
+        sampler=texture.sampler,
     )
-    if "A" in image.getbands():
+    if options.drop_alpha and "A" in image.getbands():
         opaque = image.getchannel("A").getextrema() == (255, 255)
         if opaque or not alpha_read:
             image = image.convert("RGB" if image.mode == "RGBA" else "L")
@@ -380,7 +438,14 @@ def _target_size(w: int, h: int, options: TextureOptions) -> tuple[int, int]:
     tw, th = max(1, round(w * scale)), max(1, round(h * scale))
     if options.pot:
         tw, th = _floor_pot(tw), _floor_pot(th)
-    return tw, th
+    return _block_aligned(tw, th, options)
+
+
+def _block_aligned(w: int, h: int, options: TextureOptions) -> tuple[int, int]:
+    """KTX2 (KHR_texture_basisu) edges must be multiples of 4, the block size: rounded down, at least 4."""
+    if options.format != "ktx2":
+        return w, h
+    return max(4, w - w % 4), max(4, h - h % 4)
 
 
 def _resize(image: Any, size: tuple[int, int], role: str) -> Any:
@@ -446,6 +511,7 @@ def _pack_orm(asset: Asset, work: dict[int, _Work], decisions: list[str]) -> lis
                 source_mime=work[m].source_mime,
                 source_data=None,
                 before={"packed_from": {"occlusion": work[o].before, "metallicRoughness": work[m].before}},
+                sampler=mr_texture.sampler,
                 resized=work[o].resized or work[m].resized,
                 packed=True,
             )
@@ -461,12 +527,12 @@ def _pack_orm(asset: Asset, work: dict[int, _Work], decisions: list[str]) -> lis
 
 
 def _target_mime(item: _Work, options: TextureOptions) -> str:
-    return "image/webp" if options.format == "webp" else item.source_mime
+    return {"webp": "image/webp", "ktx2": "image/ktx2"}.get(options.format, item.source_mime)
 
 
 def _start_quality(item: _Work, options: TextureOptions) -> int | None:
-    if _target_mime(item, options) == "image/png":
-        return None  # lossless
+    if _target_mime(item, options) in ("image/png", "image/ktx2"):
+        return None  # lossless, or KTX2 (its own quality, which the budget does not step)
     return max(options.quality, options.normal_quality) if item.role == "normal" else options.quality
 
 
@@ -480,6 +546,8 @@ def _encode(item: _Work, options: TextureOptions, pressure: bool) -> None:
     )
     if original_fits and item.source_mime == target and not pressure:
         data, mime, reencoded = item.source_data, item.source_mime, False
+    elif target == "image/ktx2":
+        data, mime, reencoded = _encode_ktx2(item, options), target, True
     else:
         data, mime, reencoded = _encode_pixels(item.image, target, item.quality, item.lossless), target, True
         if original_fits and len(item.source_data) <= len(data):  # type: ignore[arg-type]
@@ -488,7 +556,7 @@ def _encode(item: _Work, options: TextureOptions, pressure: bool) -> None:
             )
             data, mime, reencoded = item.source_data, item.source_mime, False  # type: ignore[assignment]
     fallback = fallback_mime = None
-    if options.fallback and mime == "image/webp":
+    if options.fallback and mime in ("image/webp", "image/ktx2"):
         if item.unchanged and item.source_mime in ("image/png", "image/jpeg"):
             fallback, fallback_mime = item.source_data, item.source_mime
         elif "A" in item.image.getbands():
@@ -536,8 +604,53 @@ def _encode_first(item: _Work, options: TextureOptions) -> list[str]:
     _encode(item, options, pressure=False)
     decisions = _reach_target_ssim(item, options) if options.target_ssim is not None and item.role == "color" else []
     if item.reencoded:
-        _measures(item, options.limits)
+        measures = _measures(item, options.limits)
+        if item.encoded[1] == "image/ktx2":  # type: ignore[index]
+            codec = _ktx2_codec(item.role)
+            decisions.append(
+                f"{item.label}: KTX2 {codec.upper()} ({'sRGB' if codec == 'etc1s' else 'linear'}, mipmapped)"
+                + ("" if measures["ssim"] is None else f", SSIM {measures['ssim']:.4f}")
+                + ("; the SSIM target applies to WebP only" if item.role == "color" and options.target_ssim else "")
+            )
     return decisions
+
+
+def _ktx2_codec(role: str) -> str:
+    return "etc1s" if role == "color" else "uastc"
+
+
+def _encode_ktx2(item: _Work, options: TextureOptions) -> bytes:
+    """KTX2 with every mip level: ETC1S in sRGB for colour maps; UASTC, linear and Zstandard-supercompressed
+    for normal maps (mip levels renormalized) and data maps."""
+    alktx2 = ktx2_module()
+    image = item.image
+    has_alpha = "A" in image.getbands()
+    sampler = item.sampler or {}
+    repeats = sampler.get("wrapS", 10497) != CLAMP_TO_EDGE or sampler.get("wrapT", 10497) != CLAMP_TO_EDGE
+    codec = _ktx2_codec(item.role)
+    settings: dict[str, Any] = (
+        {"quality": options.ktx2_quality, "srgb": True, "linear": False}
+        if codec == "etc1s"
+        else {"quality": KTX2_UASTC_QUALITY, "srgb": False, "linear": True, "zstd_supercompression_level": KTX2_ZSTD_LEVEL}
+    )
+    try:
+        return alktx2.encode_raw_rgba_to_ktx2(
+            image.convert("RGBA").tobytes(),
+            image.width,
+            image.height,
+            has_alpha,
+            codec=codec,
+            effort=KTX2_EFFORT,
+            mipmaps=True,
+            mip_wrap=repeats,
+            renormalize=item.role == "normal",
+            # The stage already decided: alpha is kept only where a slot reads it and it is not all opaque.
+            check_for_alpha=False,
+            force_alpha=has_alpha,
+            **settings,
+        )
+    except RuntimeError as exc:
+        raise PipelineError(f"{item.label}: KTX2 encoding failed: {exc}") from None
 
 
 def _reach_target_ssim(item: _Work, options: TextureOptions) -> list[str]:
@@ -608,7 +721,7 @@ def _fit_budget(
             break
         item = max(halvable, key=lambda candidate: candidate.encoded_bytes)
         w, h = item.image.size
-        size = (max(1, w // 2), max(1, h // 2))
+        size = _block_aligned(max(1, w // 2), max(1, h // 2), options)
         item.image = _resize(item.source, size, item.role)
         item.resized = True
         _encode(item, options, pressure=True)
@@ -665,7 +778,7 @@ def _entry(index: int, texture: Texture, item: _Work, slots: set[str], limits: L
             "mime_type": texture.mime_type,
             "bytes": len(texture.data),
             "quality": item.quality if item.reencoded and not item.lossless else None,
-            "lossless": item.reencoded and (item.lossless or item.quality is None),
+            "lossless": item.reencoded and (item.lossless or texture.mime_type == "image/png"),
             "fallback_mime_type": texture.fallback_mime_type,
             "fallback_bytes": len(texture.fallback or b""),
         },
@@ -682,6 +795,14 @@ def _entry(index: int, texture: Texture, item: _Work, slots: set[str], limits: L
     else:
         measures = _measures(item, limits)
         entry["ssim"] = None if measures["ssim"] is None else round(measures["ssim"], 5)
+        if texture.mime_type == "image/ktx2":
+            info = ktx2_module().inspect_ktx2(texture.data)
+            entry["after"]["ktx2"] = {
+                "codec": _ktx2_codec(item.role),
+                "srgb": bool(info["is_srgb"]),
+                "mip_levels": int(info["levels"]),
+                "alpha": bool(info["has_alpha"]),
+            }
         entry.update({k: v for k, v in measures.items() if k != "ssim"})
     return entry
 

@@ -1,5 +1,5 @@
-"""Texture stage: resize to power-of-two, ORM packing, WebP/keep encoding, the byte budget, dedupe, and the
-real DamagedHelmet maps at SSIM >= 0.98."""
+"""Texture stage: resize to power-of-two, ORM packing, WebP/KTX2/keep encoding, the byte budget, dedupe,
+the archive profile's pass-through, and the real DamagedHelmet maps at SSIM >= 0.98."""
 
 from __future__ import annotations
 
@@ -13,9 +13,19 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 from asset_pipeline.asset import Texture, single_mesh_asset, texture_refs
-from asset_pipeline.errors import CorruptFileError, LimitExceededError
-from asset_pipeline.limits import Limits
-from asset_pipeline.stages.textures import TextureOptions, image_size, normal_angle_error, ssim, textures
+from asset_pipeline.errors import CorruptFileError, LimitExceededError, MissingDependencyError, OptionError
+from asset_pipeline.images import open_image
+from asset_pipeline.limits import DEFAULT_LIMITS, Limits
+from asset_pipeline.profiles import get_profile
+from asset_pipeline.stages.textures import (
+    GEOMETRY_BYTES_PER_TRIANGLE,
+    TextureOptions,
+    geometry_bytes_per_triangle,
+    image_size,
+    normal_angle_error,
+    ssim,
+    textures,
+)
 from tests.conftest import scan_path
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -374,7 +384,7 @@ def test_budget_lowers_quality_then_halves_the_largest_texture():
     # A budget a little under the quality-90 size: lowering quality is enough.
     asset = textured_asset(material, images, triangles=100)
     budget = int(total * 0.8) + 600
-    report = textures(asset, TextureOptions(max_bytes=budget, target_ssim=None))
+    report = textures(asset, TextureOptions(max_bytes=budget, target_ssim=None, geometry_bytes_per_triangle=6))
     info = report.changes["budget"]
     assert info["geometry_estimate"] == 600 and info["fits"]
     assert report.changes["bytes_after"] <= info["texture_share"]
@@ -426,6 +436,135 @@ def test_broken_and_oversized_images_fail_with_the_texture_named():
 def test_no_textures_is_a_skip():
     asset = single_mesh_asset(np.eye(3), [[0, 1, 2]])
     assert textures(asset, TextureOptions()).skipped
+
+
+# ---- KTX2 ---------------------------------------------------------------------------------------------------
+
+
+def ktx2_info(data: bytes) -> dict:
+    import alktx2
+
+    return alktx2.inspect_ktx2(data)
+
+
+def test_ktx2_etc1s_colour_uastc_normal_and_data_with_mips_written_validated_and_read_back():
+    from asset_pipeline.checks.validator import run_validator, validator_available
+    from asset_pipeline.io import read
+    from asset_pipeline.io.gltf import write_glb
+    from asset_pipeline.io.usdz import validate_usdz, write_usdz
+
+    material = {
+        "pbrMetallicRoughness": {"baseColorTexture": {"index": 0}, "metallicRoughnessTexture": {"index": 1}},
+        "normalTexture": {"index": 2},
+    }
+    asset = textured_asset(material, [encode(fabric(256, 256)), encode(fabric(256, 256, seed=4)), encode(normal_map(256))])
+    asset.textures[1].sampler = {"wrapS": 33071, "wrapT": 33071}
+    report = textures(asset, TextureOptions(format="ktx2"))
+    entries = report.changes["textures"]
+    assert [t.mime_type for t in asset.textures] == ["image/ktx2"] * 3
+    expected = [("color", "etc1s", True), ("data", "uastc", False), ("normal", "uastc", False)]
+    for entry, texture, (role, codec, srgb) in zip(entries, asset.textures, expected):
+        info = ktx2_info(texture.data)
+        assert entry["role"] == role and entry["after"]["ktx2"]["codec"] == codec
+        assert info["is_etc1s"] == (codec == "etc1s") and info["is_uastc"] == (codec == "uastc")
+        assert info["is_srgb"] == srgb and info["levels"] == 9  # 256 px: a full chain down to 1x1
+        assert entry["after"]["quality"] is None and not entry["after"]["lossless"]
+        # The reported SSIM is that of the transcoded base level against the encoded pixels.
+        decoded = np.asarray(open_image(texture.data, DEFAULT_LIMITS))
+        source = {"color": fabric(256, 256), "data": fabric(256, 256, seed=4), "normal": normal_map(256)}[role]
+        assert entry["ssim"] == pytest.approx(ssim(source, decoded), abs=1e-5)
+    assert entries[0]["ssim"] > 0.8  # ETC1S: blocky, no SSIM target
+    assert entries[1]["ssim"] > 0.97 and entries[2]["normal_error_deg"]["mean"] < 1.0  # UASTC without RDO
+    assert any("KTX2 ETC1S" in d and "applies to WebP only" in d for d in report.changes["decisions"])
+
+    glb = write_glb(asset)
+    back = read(glb, "ktx2.glb")
+    assert [t.data for t in back.textures] == [t.data for t in asset.textures]
+    assert validate_usdz(write_usdz(back)) == []  # the USDZ writer transcodes KTX2 to JPEG/PNG
+    if not validator_available():
+        pytest.skip("Khronos glTF-Validator not installed: run scripts/setup.sh")
+    (result,) = run_validator({"ktx2.glb": glb}, required=True)
+    # The validator does not know KHR_texture_basisu (KhronosGroup/glTF-Validator#177): it warns that it
+    # cannot read each KTX2 image, and nothing else.
+    assert result.errors == 0
+    assert {m["code"] for m in result.messages if m["severity"] == "warning"} <= {
+        "VALUE_NOT_IN_LIST",
+        "IMAGE_UNRECOGNIZED_FORMAT",
+        "MESH_PRIMITIVE_GENERATED_TANGENT_SPACE",
+    }
+
+
+def test_ktx2_edges_are_multiples_of_four_alpha_is_kept_and_fallbacks_are_jpeg_or_png():
+    material = {"alphaMode": "BLEND", "pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}, "emissiveTexture": {"index": 1}}
+    rgba = np.concatenate([gradient(30, 18), gradient(30, 18)[..., :1]], axis=2)
+    asset = textured_asset(material, [encode(rgba), encode(fabric(2, 2))])
+    report = textures(asset, TextureOptions(format="ktx2", pot=False, fallback=True))
+    base, emissive = asset.textures
+    assert image_size(base.data) == (28, 16) and image_size(emissive.data) == (4, 4)
+    assert ktx2_info(base.data)["has_alpha"] and not ktx2_info(emissive.data)["has_alpha"]
+    assert base.fallback_mime_type == "image/png" and Image.open(io.BytesIO(base.fallback)).size == (28, 16)
+    assert emissive.fallback_mime_type == "image/jpeg"
+    assert any("resized 2x2 -> 4x4" in d for d in report.changes["decisions"])
+
+
+def test_ktx2_budget_halves_textures_and_a_missing_encoder_is_named(monkeypatch):
+    images = [encode(fabric(512, 512, seed=s)) for s in range(2)]
+    material = {"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}, "normalTexture": {"index": 1}}
+    full = textures(textured_asset(material, images), TextureOptions(format="ktx2")).changes["bytes_after"]
+    report = textures(textured_asset(material, images), TextureOptions(format="ktx2", max_bytes=full // 2, geometry_bytes_per_triangle=0))
+    assert report.changes["budget"]["fits"] and any("halved 512x512 -> 256x256" in d for d in report.changes["decisions"])
+
+    monkeypatch.setitem(__import__("sys").modules, "alktx2", None)  # as if not installed
+    with pytest.raises(MissingDependencyError, match="pip install alktx2"):
+        textures(textured_asset(material, images), TextureOptions(format="ktx2"))
+    with pytest.raises(CorruptFileError, match="KTX2"):
+        open_image(b"\xabKTX 20\xbb\r\n\x1a\n" + bytes(20), DEFAULT_LIMITS)
+
+
+# ---- profiles ----------------------------------------------------------------------------------------------
+
+
+def test_archive_profile_options_keep_every_original_byte():
+    """A non-power-of-two PNG with an opaque alpha, an occlusion/metallicRoughness pair that could be packed:
+    with the archive profile's settings nothing is resized, packed or re-encoded."""
+    archive = get_profile("archive")
+    assert not archive.texture_pot and not archive.texture_repack and archive.texture_format == "keep"
+    opaque = np.concatenate([gradient(300, 200), np.full((200, 300, 1), 255, np.uint8)], axis=2)
+    images = [encode(opaque), encode(noise(300, 200)[..., 0]), encode(noise(300, 200, seed=1))]
+    material = orm_material(1, 2)
+    material["pbrMetallicRoughness"]["baseColorTexture"] = {"index": 0}
+    asset = textured_asset(material, images)
+    options = TextureOptions(
+        max_size=archive.max_texture_size,
+        format=archive.texture_format,
+        pot=archive.texture_pot,
+        pack_orm=archive.texture_repack,
+        drop_alpha=archive.texture_repack,
+    )
+    report = textures(asset, options)
+    assert [t.data for t in asset.textures] == images
+    assert not any(e["reencoded"] or e["changed"] for e in report.changes["textures"])
+    # The same images under web-ar are resized, packed and stripped of their alpha.
+    report = textures(textured_asset(material, images), TextureOptions())
+    assert report.changes["orm_packs"] and all(e["reencoded"] for e in report.changes["textures"])
+
+
+def test_geometry_bytes_per_triangle_follows_the_profile_compression():
+    assert geometry_bytes_per_triangle("draco", True) < geometry_bytes_per_triangle("meshopt", True)
+    assert geometry_bytes_per_triangle("meshopt", True) < geometry_bytes_per_triangle("none", True)
+    assert geometry_bytes_per_triangle("none", True) < geometry_bytes_per_triangle("none", False)
+    for name in ("web-ar", "desktop", "quicklook", "banner", "archive"):
+        profile = get_profile(name)
+        assert (profile.compression, profile.quantize) in GEOMETRY_BYTES_PER_TRIANGLE
+    with pytest.raises(OptionError):
+        geometry_bytes_per_triangle("zip", True)
+
+
+def test_optimize_texture_format_option():
+    from asset_pipeline import optimize
+
+    with pytest.raises(OptionError, match="unknown texture format 'gif'"):
+        optimize(b"", texture_format="gif")
 
 
 # ---- real textures -----------------------------------------------------------------------------------------
