@@ -5,6 +5,7 @@ Exit codes: 0 all good; 1 some input failed (each failure printed as `file: code
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -21,6 +22,14 @@ console = Console(stderr=True)
 out = Console()
 
 MODEL_SUFFIXES = {".glb", ".gltf", ".obj", ".ply", ".stl", ".zip"}
+
+
+class TextureFormat(str, Enum):
+    """--texture-format choices: stages.textures.TEXTURE_FORMATS (not imported here, to keep start-up light)."""
+
+    webp = "webp"
+    ktx2 = "ktx2"
+    keep = "keep"
 
 
 def _expand_inputs(inputs: list[Path]) -> list[Path]:
@@ -51,6 +60,11 @@ def optimize(
     no_usdz: bool = typer.Option(False, "--no-usdz", help="skip model.usdz"),
     no_poster: bool = typer.Option(False, "--no-poster", help="skip poster.webp/thumb.webp"),
     validate: Optional[bool] = typer.Option(None, "--validate/--no-validate", help="run the Khronos glTF-Validator (default: when installed)"),
+    texture_format: Optional[TextureFormat] = typer.Option(
+        None,
+        "--texture-format",
+        help="webp | ktx2 (KHR_texture_basisu, GPU-compressed) | keep (original PNG/JPEG); default: as the profile says",
+    ),
 ) -> None:
     """Optimize each input into OUTDIR/<name>/ (model.glb, LODs, model.usdz, poster, metadata.json, report.json)."""
     from .pipeline import optimize as run_pipeline
@@ -87,6 +101,7 @@ def optimize(
                     validate=validate,
                     usdz=False if no_usdz else None,
                     poster=not no_poster,
+                    texture_format=texture_format.value if texture_format else None,
                 )
             except PipelineError as exc:
                 failures += 1

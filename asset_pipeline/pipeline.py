@@ -139,6 +139,7 @@ def optimize(
     validate: bool | None = None,
     usdz: bool | None = None,
     poster: bool = True,
+    texture_format: str | None = None,
 ) -> Bundle:
     """Turn a scan or model into a web-AR bundle.
 
@@ -147,11 +148,22 @@ def optimize(
     - `unit`/`up`/`dimensions`/`category`: what the merchandiser knows; each overrides detection.
     - `validate`: run the Khronos glTF-Validator (None = when node and the validator are installed).
     - `usdz`/`poster`: produce model.usdz / poster.webp + thumb.webp (usdz None = as the profile says).
+    - `texture_format`: webp | ktx2 | keep, overriding the profile's (None = as the profile says).
     """
     prof: Profile = get_profile(profile)
     cat = get_category(category)
     merchant_dims = parse_dimensions(dimensions) if isinstance(dimensions, str) else dimensions
-    options = {k: v for k, v in dict(unit=unit, up=up, dimensions=merchant_dims, category=category).items() if v is not None}
+    from .stages.textures import TEXTURE_FORMATS
+
+    if texture_format is not None and texture_format not in TEXTURE_FORMATS:
+        raise OptionError(f"unknown texture format {texture_format!r}; known: {', '.join(TEXTURE_FORMATS)}")
+    options = {
+        k: v
+        for k, v in dict(
+            unit=unit, up=up, dimensions=merchant_dims, category=category, texture_format=texture_format
+        ).items()
+        if v is not None
+    }
     timer = _StageTimer(progress)
 
     from .stages.bake import BakeOptions, bake
@@ -161,7 +173,7 @@ def optimize(
     from .stages.reconstruct import ReconstructOptions, reconstruct
     from .stages.repair import RepairOptions, repair
     from .stages.simplify import SimplifyOptions, simplify
-    from .stages.textures import TextureOptions, textures
+    from .stages.textures import TextureOptions, geometry_bytes_per_triangle, textures
 
     asset = timer.run("read", load_source, source, filename, limits)
     source_stats = _geometry_stats(asset)
@@ -185,10 +197,15 @@ def optimize(
         asset,
         TextureOptions(
             max_size=prof.max_texture_size,
-            format=prof.texture_format,
+            format=texture_format or prof.texture_format,
             fallback=prof.texture_fallback,
             quality=prof.texture_quality,
             max_bytes=prof.max_bytes,
+            geometry_bytes_per_triangle=geometry_bytes_per_triangle(prof.compression, prof.quantize),
+            pot=prof.texture_pot,
+            pack_orm=prof.texture_repack,
+            drop_alpha=prof.texture_repack,
+            limits=limits,
         ),
     )
     lod_assets, _ = timer.run("lods", generate_lods, asset, LodOptions(ratios=prof.lod_ratios), measured or reference)

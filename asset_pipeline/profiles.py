@@ -32,9 +32,17 @@ class Profile(BaseModel):
     lod_ratios: tuple[float, ...] = Field(
         default=(0.25, 0.06), description="LOD1, LOD2 triangle counts as a fraction of LOD0's"
     )
-    texture_format: str = Field(default="webp", description="webp | keep (original PNG/JPEG)")
-    texture_fallback: bool = Field(default=False, description="also write a PNG/JPEG fallback for WebP")
+    texture_format: str = Field(
+        default="webp", description="webp | ktx2 (KHR_texture_basisu, GPU-compressed) | keep (original PNG/JPEG)"
+    )
+    texture_fallback: bool = Field(default=False, description="also write a PNG/JPEG fallback for WebP/KTX2")
     texture_quality: int = Field(default=90, description="starting WebP/JPEG quality; lowered to meet max_bytes")
+    texture_pot: bool = Field(default=True, description="resize textures to power-of-two edges (at or below the source)")
+    texture_repack: bool = Field(
+        default=True,
+        description="pack occlusion into metallicRoughness and drop unread or opaque alpha channels (both "
+        "re-encode the image)",
+    )
     compression: str = Field(default="meshopt", description="meshopt | draco | none")
     quantize: bool = True
     usdz: bool = True
@@ -98,6 +106,8 @@ PROFILES: dict[str, Profile] = {
             max_texture_size=None,
             lod_ratios=(),
             texture_format="keep",
+            texture_pot=False,
+            texture_repack=False,
             compression="none",
             quantize=False,
         ),
