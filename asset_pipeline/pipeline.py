@@ -8,9 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import __version__
 from .asset import Asset
@@ -23,7 +22,6 @@ from .metadata import (
     Bundle,
     Dimensions,
     FileInfo,
-    GeometricError,
     GeometryStats,
     LodInfo,
     MaterialInfo,
@@ -36,6 +34,9 @@ from .metadata import (
 from .measure import Reference
 from .profiles import Profile, get_profile
 from .stages import StageReport
+
+if TYPE_CHECKING:
+    from .stages.lods import LodOptions
 
 Progress = Callable[[str, float], None]
 
@@ -168,7 +169,7 @@ def optimize(
 
     from .stages.bake import BakeOptions, bake
     from .stages.compress import CompressOptions, compress
-    from .stages.lods import LodOptions, generate_lods
+    from .stages.lods import LodOptions
     from .stages.normalize import NormalizeOptions, normalize
     from .stages.reconstruct import ReconstructOptions, reconstruct
     from .stages.repair import RepairOptions, repair
@@ -184,13 +185,10 @@ def optimize(
     )
     timer.run("bake", bake, asset, BakeOptions())
     reference = asset.copy()  # the normalized full-resolution surface every LOD's error is measured against
-    # Built and indexed on the measuring thread while the main thread simplifies; errors are measured there too
-    # (LOD0's while LODs are made and the GLB is written) and waited for when the bundle is packaged.
-    measured = Reference(reference) if prof.max_triangles is not None or prof.lod_ratios else None
+    # LOD0's error is measured with the LODs' (one reference BVH for all), off the GLB's path: see _lods.
     simplify_report = timer.run(
-        "simplify", simplify, asset, SimplifyOptions(target_triangles=prof.max_triangles, measure_error=measured is None)
+        "simplify", simplify, asset, SimplifyOptions(target_triangles=prof.max_triangles, measure_error=False)
     )
-    lod0_error = measured.measure(asset) if measured is not None and not simplify_report.skipped else None
     timer.run(
         "textures",
         textures,
@@ -208,7 +206,7 @@ def optimize(
             limits=limits,
         ),
     )
-    lod_assets, _ = timer.run("lods", generate_lods, asset, LodOptions(ratios=prof.lod_ratios), measured or reference)
+    lod_assets, _ = timer.run("lods", _lods, asset, LodOptions(ratios=prof.lod_ratios), reference, simplify_report)
     compress_options = CompressOptions(method=prof.compression, quantize=prof.quantize)
     timer.run("compress", compress, asset, compress_options)
     for lod in lod_assets:
@@ -224,7 +222,6 @@ def optimize(
         validate,
         prof.usdz if usdz is None else usdz,
         poster,
-        (simplify_report, lod0_error),
     )[:4]
 
     prov = asset.provenance
@@ -265,6 +262,23 @@ def optimize(
     return Bundle(files=files, metadata=metadata, report=report)
 
 
+def _lods(asset: Asset, options: LodOptions, reference: Asset, simplify_report: StageReport) -> tuple[list[Asset], StageReport]:
+    """The LODs, and the geometric error of every level including LOD0's (reported in the simplify stage's
+    changes, as before). One reference BVH serves all levels; the errors are measured on the measuring thread
+    while the main thread simplifies the next level, and the stage returns when all are in."""
+    from .stages.lods import generate_lods
+    from .stages.simplify import record_error
+
+    if simplify_report.skipped and not options.ratios:
+        return generate_lods(asset, options, reference)
+    measured = Reference(reference)
+    lod0_error = None if simplify_report.skipped else measured.measure(asset)
+    lods = generate_lods(asset, options, measured)
+    if lod0_error is not None:
+        record_error(asset, simplify_report, lod0_error.result())
+    return lods
+
+
 def _package(
     asset: Asset,
     lod_assets: list[Asset],
@@ -273,17 +287,12 @@ def _package(
     validate: bool | None,
     make_usdz: bool,
     make_poster: bool,
-    lod0_error: tuple[StageReport, Future[GeometricError] | None] = (StageReport(stage="simplify"), None),
 ):
     from .checks.validator import UNCOMPRESSED, run_validator
     from .io.gltf import write_glb
     from .measure import geometric_error
-    from .stages.simplify import record_error
 
     files: dict[str, bytes] = {"model.glb": write_glb(asset)}
-    simplify_report, pending = lod0_error
-    if pending is not None:  # measured on the measuring thread meanwhile
-        record_error(asset, simplify_report, pending.result())
     lod_infos = [
         LodInfo(
             level=0,

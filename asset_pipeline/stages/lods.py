@@ -75,6 +75,6 @@ def generate_lods(
             error_mean_rel=error.mean_rel,
         )
     changes: dict[str, Any] = {"lod0_triangles": lod0, "levels": levels}
-    if shared is not None:
-        changes["reference_triangles"] = len(shared.surface.faces)
+    if errors:  # some level was measured
+        changes["reference_triangles"] = len(shared.surface.faces)  # type: ignore[union-attr]
     return lods, StageReport(stage="lods", skipped=not lods, changes=changes, warnings=warnings)
