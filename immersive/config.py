@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         default=None, description="absolute base of the URLs the API hands out; unset = taken from each request"
     )
+    public_cache_seconds: float = Field(
+        default=1.0,
+        description="public responses are reused while the catalogue version, checked at most this often, is unchanged; 0 = no cache",
+    )
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, description="largest upload accepted (also capped by the pipeline limit)")
     upload_chunk_bytes: int = Field(default=1024 * 1024, description="buffer size when streaming uploads and files")
     validate_uploads: bool = Field(

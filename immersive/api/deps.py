@@ -12,7 +12,7 @@ from ..catalog.merchants import Principal, authenticate
 from ..runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -46,7 +46,7 @@ def get_writer(principal: PrincipalDep) -> Principal:
 WriterDep = Annotated[Principal, Depends(get_writer)]
 
 
-def base_url(request: Request, runtime: RuntimeDep) -> str:
+async def base_url(request: Request, runtime: RuntimeDep) -> str:
     """Where this service is reachable from clients: the configured public URL, else the request's."""
     return (runtime.settings.public_base_url or str(request.base_url)).rstrip("/")
 

@@ -1,28 +1,42 @@
 """Public delivery (no key): a merchant's published products with their current asset's metadata and
-file URLs, as the viewer, AR, try-on and kiosks read them. Drafts do not exist here."""
+file URLs, as the viewer, AR, try-on and kiosks read them. Drafts do not exist here.
+
+These are the hottest reads, so they are served from the per-process PublicCache (api/cache.py) and
+written straight as JSON bytes."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from ..catalog import products as queries
 from ..catalog.assets import current_versions
 from ..catalog.merchants import get_merchant_by_slug
 from ..catalog.products import ProductFilter
-from ..errors import NotFound
+from ..errors import DomainError, NotFound
 from . import schemas
-from .deps import BaseUrlDep, RuntimeDep, SessionDep
+from .deps import BaseUrlDep, RuntimeDep
 from .present import Urls, public_product_out
 
 router = APIRouter(prefix="/api/v1/public/products", tags=["public"])
+ERRORS = {404: {"model": schemas.ErrorOut}}
 
 
-@router.get("/{merchant_slug}", response_model=schemas.Page[schemas.PublicProductOut])
-def list_published(
+def _error(exc: DomainError) -> tuple[int, bytes]:
+    return exc.status, schemas.ErrorOut(error=exc.code, detail=exc.message).model_dump_json().encode()
+
+
+def _json(status_body: tuple[int, bytes]) -> Response:
+    status, body = status_body
+    return Response(body, status_code=status, media_type="application/json")
+
+
+@router.get("/{merchant_slug}", response_model=schemas.Page[schemas.PublicProductOut], responses=ERRORS)
+async def list_published(
     merchant_slug: str,
-    session: SessionDep,
+    request: Request,
     runtime: RuntimeDep,
     base: BaseUrlDep,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -32,23 +46,38 @@ def list_published(
     has_tryon: bool | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    merchant = get_merchant_by_slug(session, merchant_slug)
-    flt = ProductFilter(category=category, status="published", has_ar=has_ar, has_tryon=has_tryon, q=q)
-    rows, total = queries.list_products(session, merchant.id, flt, offset=(page - 1) * per_page, limit=per_page)
-    versions = current_versions(session, rows)
-    urls = Urls(runtime.storage, base)
-    return schemas.Page(
-        items=[public_product_out(p, merchant.slug, versions.get(p.id), urls) for p in rows],
-        total=total,
-        page=page,
-        per_page=per_page,
-    )
+    def build(session: Session) -> tuple[int, bytes]:
+        try:
+            merchant = get_merchant_by_slug(session, merchant_slug)
+        except DomainError as exc:
+            return _error(exc)
+        flt = ProductFilter(category=category, status="published", has_ar=has_ar, has_tryon=has_tryon, q=q)
+        rows, total = queries.list_products(session, merchant.id, flt, offset=(page - 1) * per_page, limit=per_page)
+        versions = current_versions(session, rows)
+        urls = Urls(runtime.storage, base)
+        out = schemas.Page(
+            items=[public_product_out(p, merchant.slug, versions.get(p.id), urls) for p in rows],
+            total=total,
+            page=page,
+            per_page=per_page,
+        )
+        return 200, out.model_dump_json().encode()
+
+    key = ("list", merchant_slug, base, page, per_page, category, has_ar, has_tryon, q)
+    return _json(await request.app.state.public_cache.get(merchant_slug, key, build))
 
 
-@router.get("/{merchant_slug}/{sku}", response_model=schemas.PublicProductOut)
-def read_published(merchant_slug: str, sku: str, session: SessionDep, runtime: RuntimeDep, base: BaseUrlDep):
-    merchant = get_merchant_by_slug(session, merchant_slug)
-    product = queries.get_product_by_sku(session, merchant.id, sku)
-    if product.status != "published":
-        raise NotFound(f"no product with SKU {sku!r}")
-    return public_product_out(product, merchant.slug, current_versions(session, [product]).get(product.id), Urls(runtime.storage, base))
+@router.get("/{merchant_slug}/{sku}", response_model=schemas.PublicProductOut, responses=ERRORS)
+async def read_published(merchant_slug: str, sku: str, request: Request, runtime: RuntimeDep, base: BaseUrlDep):
+    def build(session: Session) -> tuple[int, bytes]:
+        try:
+            merchant = get_merchant_by_slug(session, merchant_slug)
+            product = queries.get_product_by_sku(session, merchant.id, sku)
+            if product.status != "published":
+                raise NotFound(f"no product with SKU {sku!r}")
+        except DomainError as exc:
+            return _error(exc)
+        version = current_versions(session, [product]).get(product.id)
+        return 200, public_product_out(product, merchant.slug, version, Urls(runtime.storage, base)).model_dump_json().encode()
+
+    return _json(await request.app.state.public_cache.get(merchant_slug, ("product", merchant_slug, base, sku), build))

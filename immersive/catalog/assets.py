@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import NotFound
+from .merchants import bump_catalog
 from .models import Asset, AssetFile, AssetVersion, Product
 from .products import unreferenced_keys
 
@@ -91,6 +92,7 @@ def add_version(
     session.add(version)
     session.flush()
     asset.current_version_id = version.id
+    bump_catalog(session, asset.merchant_id)
     session.flush()
     return version
 
@@ -98,6 +100,7 @@ def add_version(
 def rollback(session: Session, asset: Asset, number: int) -> AssetVersion:
     version = get_version(asset, number)
     asset.current_version_id = version.id
+    bump_catalog(session, asset.merchant_id)
     session.flush()
     return version
 
@@ -110,6 +113,7 @@ def delete_version(session: Session, asset: Asset, number: int) -> list[str]:
     asset.versions.remove(version)
     if asset.current_version_id == version.id:
         asset.current_version_id = asset.versions[-1].id if asset.versions else None
+        bump_catalog(session, asset.merchant_id)
     session.flush()
     return unreferenced_keys(session, keys)
 
@@ -117,6 +121,7 @@ def delete_version(session: Session, asset: Asset, number: int) -> list[str]:
 def delete_asset(session: Session, asset: Asset) -> list[str]:
     """Delete every version of the asset; returns the storage keys no longer used."""
     keys = {f.key for v in asset.versions for f in v.files}
+    bump_catalog(session, asset.merchant_id)
     session.delete(asset)
     session.flush()
     return unreferenced_keys(session, keys)

@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthorized
@@ -57,6 +57,22 @@ def create_merchant(session: Session, name: str, slug: str | None = None) -> Mer
     session.add(merchant)
     session.flush()
     return merchant
+
+
+def bump_catalog(session: Session, merchant_id: str) -> None:
+    """Mark the merchant's public catalogue as changed (in the caller's transaction)."""
+    session.info["catalog_changed"] = True  # caches in this process drop their checks at commit
+    session.execute(
+        update(Merchant)
+        .where(Merchant.id == merchant_id)
+        .values(catalog_version=Merchant.catalog_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def catalog_version(session: Session, slug: str) -> int | None:
+    """The merchant's catalogue version, None for an unknown slug."""
+    return session.scalar(select(Merchant.catalog_version).where(Merchant.slug == slug))
 
 
 def get_merchant_by_slug(session: Session, slug: str) -> Merchant:

@@ -58,6 +58,9 @@ class Merchant(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    catalog_version: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="bumped by every change the public API can show (cache validator)"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from asset_pipeline.categories import CATEGORIES
 
 from ..errors import Conflict, NotFound
+from .merchants import bump_catalog
 from .models import Asset, AssetFile, Product, Upload
 
 TRYON_CATEGORIES = sorted(name for name, cat in CATEGORIES.items() if cat.tryon)
@@ -89,6 +90,7 @@ def create_product(session: Session, merchant_id: str, fields: dict[str, Any]) -
         raise Conflict(f"SKU {fields['sku']!r} exists")
     product = Product(merchant_id=merchant_id, **fields)
     session.add(product)
+    bump_catalog(session, merchant_id)
     try:
         session.flush()
     except IntegrityError:  # a concurrent create of the same SKU won the race
@@ -106,6 +108,7 @@ def update_product(session: Session, product: Product, fields: dict[str, Any]) -
             raise Conflict(f"SKU {fields['sku']!r} exists")
     for name, value in fields.items():
         setattr(product, name, value)
+    bump_catalog(session, product.merchant_id)
     session.flush()
     return product
 
@@ -119,6 +122,7 @@ def delete_product(session: Session, product: Product) -> list[str]:
         ).all()
     )
     source_keys = set(session.scalars(select(Upload.source_key).where(Upload.product_id == product.id)).all()) - {None}
+    bump_catalog(session, product.merchant_id)
     session.delete(product)
     session.flush()
     return unreferenced_keys(session, bundle_keys | source_keys)

@@ -60,7 +60,7 @@ def test_migrations_match_the_models_on_both_databases(request, tmp_path):
     for url in urls:
         engine = make_engine(url)
         upgrade(engine)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
         upgrade(engine)  # running again is a no-op
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
