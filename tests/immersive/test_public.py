@@ -56,3 +56,33 @@ def test_public_base_url_setting(settings_factory):
             assert asset["model_url"].startswith("https://cdn.shop.example/files/assets/")
         else:  # S3 URLs come from the storage (presigned), not from the service's address
             assert "X-Amz-Signature" in asset["model_url"]
+
+
+def test_public_cache_follows_changes(service):
+    """Public answers are cached per process and validated by the catalogue version: changes made through
+    this process show at once, changes by another process within public_cache_seconds."""
+    import time
+
+    from sqlalchemy import text
+
+    a = service.a
+    product, _ = service.ingest(a, "CH-1", status="published", name="Oak chair")
+    url = f"/api/v1/public/products/{a.slug}/CH-1"
+    assert service.client.get(url).json()["name"] == "Oak chair"
+    assert service.client.get(url).json()["name"] == "Oak chair"  # from the cache
+
+    service.client.patch(f"/api/v1/products/{product['id']}", json={"status": "draft"}, headers=a.headers)
+    assert service.client.get(url).status_code == 404
+    service.client.patch(f"/api/v1/products/{product['id']}", json={"status": "published", "name": "Ash chair"}, headers=a.headers)
+    assert service.client.get(url).json()["name"] == "Ash chair"
+    listing = service.client.get(f"/api/v1/public/products/{a.slug}").json()
+    assert [p["name"] for p in listing["items"]] == ["Ash chair"]
+
+    # Another process (another API node) changes the catalogue: its own commit hook is not ours.
+    with service.runtime.engine.begin() as connection:
+        connection.execute(text("UPDATE products SET name = 'Elm chair' WHERE id = :id"), {"id": product["id"]})
+        connection.execute(text("UPDATE merchants SET catalog_version = catalog_version + 1 WHERE slug = :s"), {"s": a.slug})
+    deadline = time.monotonic() + service.runtime.settings.public_cache_seconds + 2
+    while service.client.get(url).json()["name"] != "Elm chair":
+        assert time.monotonic() < deadline, "another process's change never showed"
+        time.sleep(0.05)
