@@ -43,12 +43,19 @@ class Runtime:
             storage=make_storage(settings),
             queue=TableQueue(),
         )
-        runtime.metrics.watch_jobs(runtime.job_counts)
+        runtime.metrics.watch_catalog(runtime.job_counts, runtime.stage_histograms)
         return runtime
 
     def job_counts(self) -> dict[str, int]:
         with self.sessions() as session:
             return job_queries.counts_by_state(session)
+
+    def stage_histograms(self) -> dict[str, tuple[list[int], float]]:
+        from .catalog.stats import stage_histograms
+        from .metrics import STAGE_BUCKETS
+
+        with self.sessions() as session:
+            return stage_histograms(session, STAGE_BUCKETS)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -215,3 +215,16 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StageStat(Base):
+    """Pipeline stage durations as histogram buckets, kept in the catalog so that every worker process
+    (thread, `immersive worker`, queue worker) adds to the same series and /metrics on any API node
+    shows them. `bucket` indexes metrics.STAGE_BUCKETS; len(STAGE_BUCKETS) is the +Inf bucket."""
+
+    __tablename__ = "pipeline_stage_stats"
+
+    stage: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0, doc="sum of the durations counted in this bucket")

@@ -26,6 +26,8 @@ from asset_pipeline.pipeline import Progress
 from ..catalog import jobs as job_queries
 from ..catalog.assets import StoredFile, add_version
 from ..catalog.models import Job, Product, Upload
+from ..catalog.stats import record_stages
+from ..metrics import STAGE_BUCKETS
 from ..runtime import Runtime, get_runtime
 from ..storage import bundle_key, content_type_for
 
@@ -146,18 +148,17 @@ def process_upload(
                 if not job_queries.succeed(session, job_id, owner, version.id):
                     session.rollback()
                     raise LeaseLost(job_id)
+                record_stages(session, [(s.stage, (s.ms or 0.0) / 1000.0) for s in bundle.metadata.stage_log], STAGE_BUCKETS)
                 session.commit()
-        for stage in bundle.metadata.stage_log:
-            runtime.metrics.stage_seconds.labels(stage=stage.stage).observe((stage.ms or 0.0) / 1000.0)
-        return _finished(runtime, "succeeded")
+        return "succeeded"
     except PipelineError as exc:
         with runtime.sessions() as session:
             job_queries.fail(session, job_id, owner, exc.code, exc.message)
-        return _finished(runtime, "failed")
+        return "failed"
     except JobCancelled:
         with runtime.sessions() as session:
             job_queries.cancelled(session, job_id, owner)
-        return _finished(runtime, "cancelled")
+        return "cancelled"
     except LeaseLost:
         log.warning("job %s: lease lost to another worker; stopping", job_id)
         return "lost"
@@ -170,7 +171,7 @@ def process_upload(
                 job_queries.retry_later(session, job_id, owner, "internal_error", message, delay)
                 return "queued"
             job_queries.fail(session, job_id, owner, "internal_error", message)
-        return _finished(runtime, "failed")
+        return "failed"
 
 
 def _pipeline_options(options: dict) -> dict:
@@ -179,8 +180,3 @@ def _pipeline_options(options: dict) -> dict:
     if isinstance(out.get("dimensions"), list):
         out["dimensions"] = tuple(out["dimensions"])
     return out
-
-
-def _finished(runtime: Runtime, state: str) -> str:
-    runtime.metrics.jobs_finished.labels(state=state).inc()
-    return state
