@@ -24,6 +24,8 @@ import numpy as np
 
 from ..asset import Asset, Primitive
 from ..categories import get_category
+from ..images import header_size, open_image
+from ..limits import DEFAULT_LIMITS
 from ..metadata import CheckResult, Metadata
 from ..profiles import Profile, get_profile
 
@@ -91,6 +93,9 @@ def commerce_checks(
 def _image_size(data: bytes) -> tuple[int, int]:
     from PIL import Image
 
+    size = header_size(data)  # PNG, JPEG, WebP and KTX2 headers
+    if size is not None:
+        return int(size[0]), int(size[1])
     with Image.open(io.BytesIO(data)) as im:
         return im.size
 
@@ -188,10 +193,10 @@ class _TextureSampler:
 
     def pixels(self, index: int) -> np.ndarray:
         if index not in self.cache:
-            from PIL import Image
-
-            with Image.open(io.BytesIO(self.asset.textures[index].data)) as im:
-                self.cache[index] = np.asarray(im.convert("RGBA"))  # uint8: a 4K float copy would be 268 MB
+            # open_image: KTX2 through the Basis Universal transcoder, typed errors for broken images; uint8,
+            # as a 4K float copy would be 268 MB.
+            image = open_image(self.asset.textures[index].data, DEFAULT_LIMITS)
+            self.cache[index] = np.asarray(image.convert("RGBA"))
         return self.cache[index]
 
     def sample(self, info: dict[str, Any], prim_uvs: list[np.ndarray]) -> np.ndarray | None:

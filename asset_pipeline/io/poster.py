@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..asset import Asset, Primitive, Texture
-from ..errors import CorruptFileError, InvalidGeometryError, LimitExceededError, MissingDependencyError, OptionError
+from ..errors import CorruptFileError, InvalidGeometryError, LimitExceededError, MissingDependencyError, OptionError, PipelineError
+from ..images import open_image, sniff_image_mime
 from ..limits import DEFAULT_LIMITS
 from .usdz import face_normals, sheen_diffuse
 
@@ -82,14 +83,20 @@ class _Textures:
         from PIL import Image
 
         texture: Texture = self.asset.textures[index]
+        name = f"texture {texture.name or index}"
         try:
-            image = Image.open(io.BytesIO(texture.data))
-            if image.width * image.height > DEFAULT_LIMITS.max_image_pixels:
-                raise LimitExceededError(f"texture {texture.name or index}: {image.width}x{image.height} is over the pixel limit")
+            if sniff_image_mime(texture.data) == "image/ktx2":  # Pillow cannot read KTX2: Basis Universal transcoder
+                image = open_image(texture.data, DEFAULT_LIMITS)
+            else:  # opened lazily, so thumbnail() below can decode a JPEG in draft mode
+                image = Image.open(io.BytesIO(texture.data))
+                if image.width * image.height > DEFAULT_LIMITS.max_image_pixels:
+                    raise LimitExceededError(f"{name}: {image.width}x{image.height} is over the pixel limit")
             image.thumbnail((self.max_edge, self.max_edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
             return np.asarray(image.convert("RGBA"))
+        except PipelineError as exc:
+            raise exc if exc.message.startswith(name) else type(exc)(f"{name}: {exc.message}") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise CorruptFileError(f"texture {texture.name or index}: cannot decode the image: {exc}") from None
+            raise CorruptFileError(f"{name}: cannot decode the image: {exc}") from None
 
     def get(self, pyrender, index: int, role: str):
         """A pyrender texture; role 'mr' repacks glTF's (G roughness, B metal) into pyrender's (R, G)."""

@@ -127,13 +127,13 @@ def _pow2_size(width: int, height: int, cap: int) -> tuple[int, int]:
 def _encode_texture(texture: Texture, cap: int, normal_scale: float = 1.0) -> tuple[bytes, str, bool]:
     """(bytes, extension, has_alpha) of a PNG/JPEG version of `texture` with power-of-two edges <= cap.
 
-    PNG/JPEG already at a valid size are kept byte for byte; WebP uses the PNG/JPEG fallback when there is
+    PNG/JPEG already at a valid size are kept byte for byte; WebP/KTX2 use the PNG/JPEG fallback when there is
     one (no second lossy generation), else is decoded with Pillow. A normal map with a glTF
     `normalTexture.scale` other than 1 gets the scale baked into its pixels, because UsdPreviewSurface
     only accepts the standard 8-bit decode (scale 2, bias -1) on normal textures."""
     from PIL import Image
 
-    if texture.mime_type == "image/webp" and texture.fallback is not None:
+    if texture.mime_type in ("image/webp", "image/ktx2") and texture.fallback is not None:
         data, mime = texture.fallback, texture.fallback_mime_type or ""
     else:
         data, mime = texture.data, texture.mime_type

@@ -122,3 +122,17 @@ def test_report_targets_present(scan_bundle):
     assert {"khronos-3dc-mobile-ar", "shopify", "google-merchant-center", "amazon", "apple-quick-look"} <= targets
     doc = json.loads(bundle.files["report.json"])
     assert doc["asset_id"] == bundle.metadata.asset_id
+
+
+def test_ktx2_textures_end_to_end():
+    """--texture-format ktx2 (KHR_texture_basisu): valid GLBs, KTX2 images, and the USDZ and poster still
+    made from them."""
+    bundle = optimize(scan_path("SheenChair.glb"), "web-ar", texture_format="ktx2", validate=validator_available() or None)
+    back = aio.read(bundle.files["model.glb"], "model.glb")
+    assert back.textures and {t.mime_type for t in back.textures} == {"image/ktx2"}
+    assert back.variants == ["Mango Velvet", "Peacock Velvet"]
+    if validator_available():
+        assert all(r.ran and r.errors == 0 for r in bundle.report.validator), bundle.report.validator
+    assert validate_usdz(bundle.files["model.usdz"]) == []
+    alpha = np.asarray(Image.open(io.BytesIO(bundle.files["poster.webp"])))[..., 3]
+    assert (alpha > 0).mean() > 0.1
