@@ -22,6 +22,12 @@ class LodOptions(BaseModel):
     ratios: tuple[float, ...] = Field(default=(0.25, 0.06), description="each level's triangles as a fraction of LOD0's")
     min_triangles: int = Field(default=64, ge=1, description="no level goes below this many triangles")
     target_error: float = Field(default=0.01, gt=0, description="starting error bound (relaxed as a level needs it)")
+    computed_normal_weight: float = Field(
+        default=0.25,
+        ge=0,
+        description="simplifier weight of normals repair computed; higher than LOD0's (0.1) because deeper reductions "
+        "otherwise cut thin features (dragon LOD1 Hausdorff 0.37% at 0.1, 0.11% at 0.25 of the diagonal)",
+    )
     error_samples: int = Field(default=50_000, ge=100, description="points sampled on each surface for the error")
 
 
@@ -47,7 +53,12 @@ def generate_lods(
             )
             continue
         lod = asset.copy()
-        simplify_options = SimplifyOptions(target_triangles=target, target_error=options.target_error, measure_error=False)
+        simplify_options = SimplifyOptions(
+            target_triangles=target,
+            target_error=options.target_error,
+            computed_normal_weight=options.computed_normal_weight,
+            measure_error=False,
+        )
         report = simplify_against(lod, simplify_options, reference=None)
         if shared is None:
             shared = Reference(reference if reference is not None else asset)  # type: ignore[arg-type]

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,12 @@ class SimplifyOptions(BaseModel):
         ge=0,
         description="weight of normals that repair computed (not the file's): low, so the surface decides, yet enough "
         "to keep thin features (tips, ridges) that position error alone lets collapse; they are recomputed afterwards",
+    )
+    split_above: int = Field(
+        default=100_000,
+        ge=0,
+        description="a primitive simplified to at least this many triangles is cut in two across its longest axis and "
+        "the halves simplified at once on two threads, the vertices on the cut kept in place (0 = never)",
     )
     lock_border: bool = Field(default=False, description="keep open borders in place (for meshes that tile)")
     measure_error: bool = Field(default=True, description="measure the geometric error against the input surface")
@@ -172,6 +180,10 @@ def _simplify_primitive(
     indices = np.ascontiguousarray(prim.indices, dtype=np.uint32).ravel()
     attributes, weights = _attribute_stream(prim, weights)
     flags = meshoptimizer.SIMPLIFY_ERROR_ABSOLUTE | (meshoptimizer.SIMPLIFY_LOCK_BORDER if options.lock_border else 0)
+    if options.split_above and share >= options.split_above and _usable_cpus() >= 2:
+        halves = _in_halves(indices, positions, attributes, weights, share, local_error, flags)
+        if halves is not None:
+            return halves[0].reshape(-1, 3), "attributes", halves[1]
     result = indices
     error = 0.0
     for attempt, factor in enumerate((1.0, *RELAXED_ERRORS)):
@@ -189,6 +201,54 @@ def _simplify_primitive(
         return result.reshape(-1, 3), "relaxed", error
     extent = float(meshoptimizer.simplify_scale(positions))  # sloppy reports error relative to the mesh extent
     return destination[:count].reshape(-1, 3).copy(), "sloppy", float(reached[0]) * extent
+
+
+def _in_halves(
+    indices: np.ndarray,
+    positions: np.ndarray,
+    attributes: np.ndarray,
+    weights: np.ndarray,
+    share: int,
+    local_error: float,
+    flags: int,
+) -> tuple[np.ndarray, float] | None:
+    """Both halves of the primitive (cut across its longest axis at the median of the triangles' first corners)
+    simplified at once, one on another thread (meshoptimizer runs without the GIL), each to its part of the
+    share, with the vertices on the cut locked so that the halves still meet. On the dragon this halves the
+    time and lowers the error (a seam of ~1,000 vertices beside 150k triangles). None when a half stops above
+    its part within the bound: the caller simplifies the whole, with its fallbacks."""
+    import meshoptimizer
+
+    faces = indices.reshape(-1, 3)
+    extent = [float(positions[:, k].max() - positions[:, k].min()) for k in range(3)]
+    key = positions[faces[:, 0], int(np.argmax(extent))]
+    left = key < np.median(key)
+    parts = [faces[left], faces[~left]]
+    if min(len(part) for part in parts) == 0:
+        return None
+    in_part = np.zeros((2, len(positions)), dtype=bool)
+    for side, part in enumerate(parts):
+        in_part[side, part.ravel()] = True
+    seam = np.ascontiguousarray(in_part[0] & in_part[1], dtype=np.uint8)
+    targets = [share * len(part) // len(faces) for part in parts]
+    sparse = flags | meshoptimizer.SIMPLIFY_SPARSE  # each call touches only its half's vertices
+    run = [
+        (np.ascontiguousarray(part, dtype=np.uint32).ravel(), positions, attributes, weights, 3 * target, local_error, sparse, seam)
+        for part, target in zip(parts, targets)
+    ]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="simplify") as other:
+        second = other.submit(_with_attributes, *run[1])
+        results = [_with_attributes(*run[0]), second.result()]
+    if any(len(result) > 3 * target for (result, _), target in zip(results, targets)):
+        return None
+    return np.concatenate([result for result, _ in results]), max(error for _, error in results)
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _welded_across_creases(prim: Primitive) -> Primitive:
@@ -264,8 +324,9 @@ def _with_attributes(
     target_index_count: int,
     target_error: float,
     flags: int,
+    vertex_lock: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
-    if len(weights) == 0:
+    if len(weights) == 0 and vertex_lock is None:
         import meshoptimizer
 
         destination = np.zeros(len(indices), dtype=np.uint32)
@@ -290,7 +351,7 @@ def _with_attributes(
         attributes.strides[0],
         weights.ctypes.data_as(P(ctypes.c_float)),
         len(weights),
-        None,
+        None if vertex_lock is None else vertex_lock.ctypes.data_as(P(ctypes.c_ubyte)),
         target_index_count,
         target_error,
         flags,

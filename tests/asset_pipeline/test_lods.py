@@ -7,6 +7,7 @@ import pytest
 import trimesh
 
 from asset_pipeline.asset import single_mesh_asset
+from asset_pipeline.measure import Reference
 from asset_pipeline.metadata import GeometricError
 from asset_pipeline.stages.lods import LodOptions, generate_lods
 from asset_pipeline.stages.normalize import NormalizeOptions, normalize
@@ -102,3 +103,14 @@ def test_no_ratios_no_lods():
     points = single_mesh_asset(np.eye(3), None, mode="points")  # nothing to measure, and nothing is asked
     lods, report = generate_lods(points, LodOptions(ratios=()))
     assert lods == [] and report.skipped
+
+
+def test_a_prepared_reference_gives_the_same_errors_as_the_asset():
+    asset = bumpy_sphere()
+    repair(asset, RepairOptions())
+    reference = asset.copy()
+    simplify(asset, SimplifyOptions(target_triangles=8000, measure_error=False))
+    by_asset, _ = generate_lods(asset, LodOptions(), reference=reference)
+    by_reference, report = generate_lods(asset, LodOptions(), reference=Reference(reference))
+    assert [lod.extras["geometric_error"] for lod in by_asset] == [lod.extras["geometric_error"] for lod in by_reference]
+    assert report.changes["reference_triangles"] == reference.triangle_count

@@ -8,7 +8,7 @@ import trimesh
 
 from asset_pipeline.asset import Asset, Mesh, Node, Primitive, single_mesh_asset
 from asset_pipeline.errors import InvalidGeometryError
-from asset_pipeline.measure import Surface, _KDTreeQuery, bbox_diagonal, geometric_error, point_triangle_distance
+from asset_pipeline.measure import Reference, Surface, _KDTreeQuery, bbox_diagonal, geometric_error, point_triangle_distance
 
 from .scan_assets import load_scan
 
@@ -109,3 +109,24 @@ def test_dragon_error_is_fast():
     assert error.hausdorff > error.mean > 0
     assert error.hausdorff_rel < 0.05
     assert seconds < 8  # ~1 s on an idle 2-core machine (most of it building the 871k-triangle BVH)
+
+
+def test_reference_measures_on_the_measuring_thread_with_the_same_numbers():
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    coarse = trimesh.creation.icosphere(subdivisions=2)
+    reference = single_mesh_asset(sphere.vertices, sphere.faces)
+    candidate = single_mesh_asset(coarse.vertices, coarse.faces)
+    shared = Reference(reference)
+    pending = shared.measure(candidate, samples=5000)
+    candidate.meshes[0].primitives[0].positions *= 2  # the candidate was copied when it was queued
+    assert pending.result() == geometric_error(reference, single_mesh_asset(coarse.vertices, coarse.faces), samples=5000)
+    # One reference serves several candidates; its samples are drawn once per (count, seed).
+    assert shared.measure(reference, samples=5000).result().hausdorff < 1e-6
+    assert shared.surface.sample(5000, 1) is shared.surface.sample(5000, 1)
+
+
+def test_reference_reports_a_surface_without_triangles_when_asked():
+    points = single_mesh_asset(np.eye(3), None, mode="points")
+    shared = Reference(points)
+    with pytest.raises(InvalidGeometryError, match="no triangles"):
+        shared.measure(square()).result()

@@ -163,3 +163,46 @@ def test_a_part_whose_share_rounds_to_nothing_is_dropped_not_left_empty():
     simplify(asset, SimplifyOptions(target_triangles=400))
     assert all(p.triangle_count > 0 for p in asset.primitives())
     assert asset.triangle_count <= 400
+
+
+def test_computed_normals_are_recomputed_on_the_simplified_surface():
+    sphere = trimesh.creation.icosphere(subdivisions=5)
+    asset = single_mesh_asset(sphere.vertices, sphere.faces)  # no normals: repair computes them
+    repair(asset, RepairOptions())
+    assert asset.meshes[0].primitives[0].normals_crease_angle == 60.0
+    simplify(asset, SimplifyOptions(target_triangles=1000))
+    prim = asset.meshes[0].primitives[0]
+    assert prim.normals_crease_angle == 60.0 and prim.triangle_count <= 1000
+    # Area-weighted normals of the coarse sphere itself: radial, unit length, one per vertex (no crease split).
+    radial = prim.positions / np.linalg.norm(prim.positions, axis=1, keepdims=True)
+    assert np.allclose(np.linalg.norm(prim.normals, axis=1), 1, atol=1e-5)
+    assert np.einsum("ij,ij->i", prim.normals, radial).min() > 0.99
+    assert len(np.unique(prim.positions, axis=0)) == prim.vertex_count
+
+
+def test_computed_normals_keep_hard_edges_after_simplification():
+    box = trimesh.creation.box()
+    box = box.subdivide().subdivide().subdivide()  # 768 triangles, flat sides
+    asset = single_mesh_asset(box.vertices, box.faces)
+    repair(asset, RepairOptions())
+    simplify(asset, SimplifyOptions(target_triangles=100))
+    prim = asset.meshes[0].primitives[0]
+    # Every normal is one of the six face normals: corners stay split, sides stay flat.
+    assert np.allclose(np.abs(prim.normals).max(axis=1), 1, atol=1e-5)
+    assert prim.vertex_count > len(np.unique(prim.positions, axis=0))
+
+
+def test_large_primitives_are_simplified_in_two_halves_that_still_meet():
+    asset = sphere_asset(6)  # 81920 triangles
+    repair(asset, RepairOptions())
+    split = asset.copy()
+    report = simplify(split, SimplifyOptions(target_triangles=8000, split_above=2000))
+    whole = asset.copy()
+    simplify(whole, SimplifyOptions(target_triangles=8000, split_above=0))
+    prim = split.meshes[0].primitives[0]
+    assert 7600 <= prim.triangle_count <= 8000 and report.changes["methods"] == {"attributes": 1}
+    # Closed: every edge is shared by exactly two triangles, so the halves were not torn apart at the cut.
+    edges = np.sort(prim.indices[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    _, uses = np.unique(edges, axis=0, return_counts=True)
+    assert (uses == 2).all()
+    assert split.extras["geometric_error"].mean_rel < 1.2 * whole.extras["geometric_error"].mean_rel
