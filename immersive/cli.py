@@ -52,15 +52,27 @@ def serve(
 
 
 @app.command()
-def worker(threads: int = typer.Option(1, help="jobs run at the same time by this process")) -> None:
-    """Run processing jobs from the catalog's job table until stopped (SIGINT/SIGTERM finish the current
-    job first). Run any number, on any machines that share the database and storage."""
+def worker(
+    threads: int = typer.Option(1, help="jobs run at the same time by this process (table polling; a queue worker runs one)"),
+    burst: bool = typer.Option(False, help="queue worker: stop when the queue is empty"),
+) -> None:
+    """Run processing jobs until stopped (SIGINT/SIGTERM finish the current job first). With
+    IMMERSIVE_WORKER=queue it is an RQ worker on Redis; otherwise it polls the catalog's job table. Run any
+    number, on any machines that share the database, the storage (and Redis)."""
     import logging
 
     from .jobs.embedded import EmbeddedWorker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = _runtime()
+    if runtime.settings.worker == "queue":
+        from .jobs.redis_queue import run_worker
+
+        console.print(f"worker: RQ on {runtime.settings.redis_url}, queue {runtime.settings.queue_name!r}")
+        run_worker(runtime, burst=burst)
+        console.print("worker: stopped")
+        runtime.close()
+        return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

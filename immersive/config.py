@@ -51,10 +51,14 @@ class Settings(BaseSettings):
         default=True, description="read every upload once when it arrives, so bad files are refused with 4xx at once"
     )
 
-    worker: Literal["embedded", "external"] = Field(
+    worker: Literal["embedded", "external", "queue"] = Field(
         default="embedded",
-        description="embedded: a worker thread inside the service; external: `immersive worker` processes do the jobs",
+        description="embedded: a worker thread inside the service; external: `immersive worker` processes poll the "
+        "jobs table; queue: jobs go over Redis (RQ) to `immersive worker` processes",
     )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="the Redis of worker=queue")
+    queue_name: str = Field(default="immersive", description="RQ queue name (several deployments can share a Redis)")
+    job_timeout_seconds: float = Field(default=3600.0, description="queue workers stop a job running longer than this")
     worker_poll_seconds: float = 0.5
     job_lease_seconds: float = Field(default=60.0, description="a running job whose lease is not renewed for this long is requeued")
     job_max_attempts: int = 3

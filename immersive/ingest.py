@@ -12,6 +12,7 @@ An idempotency key makes a retried request return the first upload (and its job,
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from .catalog.uploads import find_by_idempotency_key, first_job
 from .errors import Conflict, TooLarge
 from .runtime import Runtime
 from .storage import source_key
+
+log = logging.getLogger("immersive.ingest")
 
 
 @dataclass
@@ -231,8 +234,17 @@ def accept(
     )
     session.add(job)
     session.commit()
-    runtime.queue.enqueue(job.id)
+    _enqueue(runtime, job.id)
     return Accepted(upload, job, created=True)
+
+
+def _enqueue(runtime: Runtime, job_id: str) -> None:
+    """Hand the committed job to the workers. If the queue is unreachable the job is still safe in the
+    table: the queue workers' sweeper sends it when the queue is back."""
+    try:
+        runtime.queue.enqueue(job_id)
+    except Exception:  # noqa: BLE001
+        log.exception("job %s: could not enqueue now; the sweeper will", job_id)
 
 
 def _replay_conflict(session: Session, upload: Upload) -> Accepted:
@@ -278,5 +290,5 @@ def reprocess(runtime: Runtime, session: Session, upload: Upload, product: Produ
     )
     session.add(job)
     session.commit()
-    runtime.queue.enqueue(job.id)
+    _enqueue(runtime, job.id)
     return job

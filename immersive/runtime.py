@@ -4,6 +4,7 @@ job entry points use when they are started by a queue (they receive only a job i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -41,7 +42,7 @@ class Runtime:
             engine=engine,
             sessions=make_sessionmaker(engine),
             storage=make_storage(settings),
-            queue=TableQueue(),
+            queue=make_queue(settings),
         )
         runtime.metrics.watch_catalog(runtime.job_counts, runtime.stage_histograms)
         return runtime
@@ -61,7 +62,26 @@ class Runtime:
         self.engine.dispose()
 
 
+def make_queue(settings: Settings) -> JobQueue:
+    if settings.worker == "queue":
+        from .jobs.redis_queue import RedisQueue
+
+        return RedisQueue.from_settings(settings)
+    return TableQueue()
+
+
 @lru_cache(maxsize=1)
 def get_runtime() -> Runtime:
-    """The process-wide runtime from the environment's settings (for workers that get only a job id)."""
-    return Runtime.create(Settings())
+    """The process-wide runtime from the environment's settings (for workers that get only a job id).
+    The process that starts workers has already migrated the database."""
+    return Runtime.create(Settings(), migrate=False)
+
+
+def _after_fork_in_child() -> None:
+    # A forked queue work-horse must not share the parent's database connections or HTTP pools.
+    if get_runtime.cache_info().currsize:
+        get_runtime().engine.dispose(close=False)
+        get_runtime.cache_clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -28,7 +28,13 @@ def healthz(runtime: RuntimeDep):
         checks["storage"] = f"error: {type(exc).__name__}"
     worker = getattr(runtime, "worker", None)
     checks["worker"] = runtime.settings.worker if worker is None or worker.alive() else "stopped"
-    healthy = all(v in ("ok", "embedded", "external") for v in checks.values())
+    if runtime.settings.worker == "queue":
+        try:
+            runtime.queue.redis.ping()
+            checks["queue"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["queue"] = f"error: {type(exc).__name__}"
+    healthy = all(v in ("ok", "embedded", "external", "queue") for v in checks.values())
     return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
 
 

@@ -3,16 +3,19 @@ run at start, worker thread) in each deployment, merchants with keys, and the se
 itself on free 127.0.0.1 ports (PostgreSQL 15, moto_server for S3), stopped afterwards.
 
 Deployments (the same API tests run against each):
-- embedded:  SQLite catalog + local file storage (the default settings)
-- scale-out: PostgreSQL catalog + S3 storage (moto_server); a fresh database and bucket per test
+- embedded:  SQLite catalog + local file storage + the worker thread inside the service (the defaults)
+- scale-out: PostgreSQL catalog + S3 storage (moto_server) + jobs over Redis to a real `immersive worker`
+             process (RQ); a fresh database, bucket and queue per test
 
 The pipeline runs on the small sample products with its slow optional outputs (USDZ, posters, the Khronos
 validator) switched off, except in tests that are about them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -111,6 +114,97 @@ class PostgresServer:
 
 
 @pytest.fixture(scope="session")
+def redis_server():
+    """A private redis-server on a free port (no persistence) for the whole run; its URL."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server; scripts/setup.sh does)")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="immersive-redis-")
+    process = subprocess.Popen(
+        [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that give a subprocess (`immersive worker`, `serve`) the same settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMMERSIVE_")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[f"IMMERSIVE_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+class QueueWorkers:
+    """`immersive worker` processes (RQ, a work-horse per job) serving one test's queue."""
+
+    def __init__(self, settings: Settings, count: int = 1):
+        self.settings, self.count = settings, count
+        self.processes: list[subprocess.Popen] = []
+        self.log = Path(tempfile.mkstemp(prefix="immersive-worker-", suffix=".log")[1])
+
+    def start(self) -> "QueueWorkers":
+        for _ in range(self.count):
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "immersive.cli", "worker"],
+                    cwd=ROOT, env=settings_env(self.settings), stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+                )
+            )
+        return self
+
+    def horses(self, process: subprocess.Popen) -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        return [int(pid) for pid in found]
+
+    def kill(self) -> None:
+        """kill -9 every worker and its work-horse (a machine lost mid-job)."""
+        for process in self.processes:
+            for pid in [process.pid, *self.horses(process)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            process.wait(10)
+        self.processes.clear()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)  # RQ: warm shutdown, then a second signal stops the horse
+        for process in self.processes:
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.kill()
+        self.processes.clear()
+        self.log.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def running(settings: Settings, workers: int = 1):
+    """A started app (TestClient) and, with worker=queue, its queue worker processes."""
+    with TestClient(create_app(settings)) as client:
+        queue_workers = QueueWorkers(settings, workers).start() if settings.worker == "queue" else None
+        try:
+            yield client
+        finally:
+            if queue_workers:
+                queue_workers.stop()
+
+
+@pytest.fixture(scope="session")
 def postgres():
     server = PostgresServer()
     try:
@@ -152,8 +246,13 @@ def deployment(request) -> str:
 def deployment_settings(request, deployment: str, data_dir: Path, **overrides) -> Settings:
     if deployment == "embedded":
         return make_settings(data_dir, "local", **overrides)
-    database_url = request.getfixturevalue("postgres").database()
-    return make_settings(data_dir, "s3", request.getfixturevalue("moto_server"), database_url=database_url, **overrides)
+    scale_out = dict(
+        database_url=request.getfixturevalue("postgres").database(),
+        worker="queue",
+        redis_url=request.getfixturevalue("redis_server"),
+        queue_name=f"q-{uuid.uuid4().hex[:12]}",
+    )
+    return make_settings(data_dir, "s3", request.getfixturevalue("moto_server"), **{**scale_out, **overrides})
 
 
 @pytest.fixture()
@@ -194,6 +293,7 @@ class Service:
         self.b = self.add_merchant("Beta Optics", "beta")
 
     def add_merchant(self, name: str, slug: str) -> Tenant:
+        slug = f"{slug}-{uuid.uuid4().hex[:6]}"
         with self.runtime.sessions() as session:
             merchant = create_merchant(session, name, slug)
             _, key = create_api_key(session, merchant, "merchandiser")
@@ -239,7 +339,7 @@ class Service:
 
 @pytest.fixture()
 def service(settings) -> Service:
-    with TestClient(create_app(settings)) as client:
+    with running(settings) as client:
         yield Service(client)
 
 

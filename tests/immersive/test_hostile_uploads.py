@@ -7,13 +7,11 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from fastapi.testclient import TestClient
 
 from asset_pipeline.limits import Limits
-from immersive.app import create_app
 from tests.hostile_corpus import hostile_corpus
 
-from .conftest import DEPLOYMENTS, SAMPLES, Service, deployment_settings
+from .conftest import DEPLOYMENTS, SAMPLES, Service, deployment_settings, running
 
 CASES = hostile_corpus()
 STATUS = {"limit_exceeded": 413, "unsupported_format": 415}
@@ -30,7 +28,7 @@ def services(request, tmp_path_factory):
             if key not in made:
                 overrides = limits.model_dump() if limits else {}
                 settings = deployment_settings(request, request.param, tmp_path_factory.mktemp("hostile"), **overrides)
-                made[key] = Service(stack.enter_context(TestClient(create_app(settings))))
+                made[key] = Service(stack.enter_context(running(settings)))
                 made[key].product_id = made[key].product(made[key].a, "H-1")["id"]
             return made[key]
 
@@ -65,7 +63,7 @@ def test_without_upload_validation_the_job_fails_with_the_reason_and_no_retry(se
     """validate_uploads=False (reading deferred to the workers): the same refusals arrive as failed jobs,
     attempted once, since a PipelineError is never transient."""
     picks = [c for c in CASES if c.limits is None][::12]
-    with TestClient(create_app(settings_factory(validate_uploads=False))) as client:
+    with running(settings_factory(validate_uploads=False)) as client:
         service = Service(client)
         product = service.product(service.a, "H-2")
         for case in picks:

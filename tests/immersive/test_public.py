@@ -42,13 +42,9 @@ def test_published_products_with_file_urls(service):
 
 
 def test_public_base_url_setting(settings_factory):
-    from fastapi.testclient import TestClient
+    from .conftest import Service, running
 
-    from immersive.app import create_app
-
-    from .conftest import Service
-
-    with TestClient(create_app(settings_factory(public_base_url="https://cdn.shop.example/"))) as client:
+    with running(settings_factory(public_base_url="https://cdn.shop.example/")) as client:
         service = Service(client)
         service.ingest(service.a, "CH-1", status="published")
         asset = client.get(f"/api/v1/public/products/{service.a.slug}/CH-1").json()["asset"]

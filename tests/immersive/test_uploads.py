@@ -61,13 +61,9 @@ def test_upload_by_sku_and_option_errors(service):
 
 
 def test_size_limit_refuses_while_streaming(settings_factory):
-    from fastapi.testclient import TestClient
+    from .conftest import Service, running
 
-    from immersive.app import create_app
-
-    from .conftest import Service
-
-    with TestClient(create_app(settings_factory(max_upload_bytes=50_000))) as client:
+    with running(settings_factory(max_upload_bytes=50_000)) as client:
         service = Service(client)
         product = service.product(service.a, "CH-1")
         response = service.upload(service.a, product["id"], CHAIR, "chair.glb")
