@@ -19,6 +19,8 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
+from scipy.sparse import coo_matrix  # a core dependency, used on every mesh: imported with the module, not mid-stage
+from scipy.sparse.csgraph import connected_components
 
 from ..asset import Asset, Primitive
 from ..errors import InvalidGeometryError
@@ -395,9 +397,6 @@ class _EdgeTable:
 
 
 def _components(count: int, pairs: np.ndarray) -> tuple[int, np.ndarray]:
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(count, count))
     n, labels = connected_components(graph, directed=False)
     return int(n), labels
