@@ -218,7 +218,7 @@ def support_fractions(asset: Asset) -> dict[str, float]:
                 continue
             p = prim.positions
             if not np.array_equal(world, IDENTITY):
-                p = (p.astype(np.float64) @ world[:3, :3].T + world[:3, 3]).astype(np.float32)
+                p = _transformed(p, world[:3, :3], world[:3, 3]).astype(np.float32)
             faces = prim.indices
             surfaces.append((p, faces))
             for name, axis in (("-Y", 1), ("-Z", 2)):

@@ -482,7 +482,12 @@ def _orient(
         corner = p[faces[:, 0]]
         centroid = np.stack([np.bincount(piece, weights=corner[:, k], minlength=len(pieces)) for k in range(3)], axis=1)
         centroid /= faces_per_piece[:, None]
-        volume = np.einsum("ij,ij->i", corner - centroid[piece], signed_cross)
+        # (corner - centroid) . cross, without an (F, 3) difference; one piece (the usual scan) needs no gather
+        if len(pieces) == 1:
+            offset = sum(signed_cross[:, k] * centroid[0, k] for k in range(3))
+        else:
+            offset = np.einsum("ij,ij->i", centroid[piece], signed_cross)
+        volume = np.einsum("ij,ij->i", corner, signed_cross) - offset
         net = np.bincount(piece, weights=volume, minlength=len(pieces))
         gross = np.bincount(piece, weights=np.abs(volume), minlength=len(pieces))
         closed = np.bincount(piece, weights=edges.face_open, minlength=len(pieces)) == 0
