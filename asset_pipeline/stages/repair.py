@@ -315,6 +315,9 @@ def _repeats(rows: np.ndarray, bound: int) -> np.ndarray:
     """True for every row equal to an earlier-sorted row (all but one of each group of equal rows)."""
     if bound < 1 << 21:  # three 21-bit values pack into one int64: one sort instead of a lexsort
         key = (rows[:, 0] << 42) | (rows[:, 1] << 21) | rows[:, 2]
+        ordered = np.sort(key)
+        if not (ordered[1:] == ordered[:-1]).any():  # the usual case: no repeats, and a sort is cheaper than an argsort
+            return np.zeros(len(rows), dtype=bool)
         order = np.argsort(key)
         equal = key[order[1:]] == key[order[:-1]]
     else:
@@ -631,7 +634,7 @@ def _finite_bounds(asset: Asset) -> np.ndarray:
             if not finite.all():
                 p = p[finite]
             if len(p):
-                box = np.stack([p.min(axis=0), p.max(axis=0)]).astype(np.float64)
+                box = np.array([[p[:, k].min() for k in range(3)], [p[:, k].max() for k in range(3)]], dtype=np.float64)
                 corners = np.array([[box[i, 0], box[j, 1], box[k, 2]] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
                 corners = corners @ world[:3, :3].T + world[:3, 3]
                 lo, hi = np.minimum(lo, corners.min(axis=0)), np.maximum(hi, corners.max(axis=0))
