@@ -123,6 +123,112 @@ def _start_service(data_dir: Path, port: int, workers: int, cache_seconds: float
     return server, base
 
 
+def _ingest_run(scans: list[Path], workers: int, redis_url: str, tmp: Path) -> dict:
+    """Queue every scan (upload + validation read, untimed), then time `workers` queue worker processes
+    (RQ over Redis, SQLite catalog, local storage, the full pipeline incl. USDZ and posters) until all are done.
+    Each run has its own Redis database, so the worker registry counts only this run's workers."""
+    from datetime import datetime
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IMMERSIVE_")},
+        "IMMERSIVE_DATA_DIR": str(tmp / f"ingest-{workers}"),
+        "IMMERSIVE_WORKER": "queue",
+        "IMMERSIVE_REDIS_URL": redis_url,
+        "IMMERSIVE_QUEUE_NAME": f"bench-{workers}-{os.getpid()}",
+    }
+    immersive = [sys.executable, "-m", "immersive.cli"]
+    subprocess.run([*immersive, "merchant", "create", "Bench", "--slug", "bench"], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([*immersive, "ingest", *map(str, scans), "--merchant", "bench", "--queue"], env=env, cwd=ROOT, capture_output=True)
+    database = tmp / f"ingest-{workers}" / "catalog.sqlite3"
+
+    def jobs():
+        import sqlite3
+
+        with sqlite3.connect(database) as db:
+            return db.execute("SELECT state, started_at, finished_at FROM jobs").fetchall()
+
+    queued = len(jobs())
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    procs = [
+        subprocess.Popen([*immersive, "worker"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(workers)
+    ]
+    # The clock starts when every worker has registered with RQ (imports and pipeline preload done); the
+    # jobs waiting in the queue are then taken at once, so this times processing, not process start-up.
+    from redis import Redis
+    from rq import Worker
+
+    connection = Redis.from_url(redis_url)
+    while len(Worker.all(connection=connection)) < workers:
+        time.sleep(0.02)
+    start = time.perf_counter()
+    try:
+        while True:
+            rows = jobs()
+            if all(state in ("succeeded", "failed", "cancelled") for state, _, _ in rows):
+                break
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - start
+    finally:
+        for proc in procs:
+            proc.send_signal(2)
+        for proc in procs:
+            proc.wait(60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    job_seconds = [
+        (datetime.fromisoformat(f) - datetime.fromisoformat(s)).total_seconds() for state, s, f in rows if s and f
+    ]
+    return {
+        "workers": workers,
+        "jobs": queued,
+        "succeeded": sum(1 for r in rows if r[0] == "succeeded"),
+        "seconds": elapsed,
+        "jobs_per_minute": 60 * queued / elapsed,
+        "sum_job_seconds": sum(job_seconds),
+        "longest_job_seconds": max(job_seconds, default=0.0),
+        "worker_cpu_seconds": cpu,  # workers, their work-horses and the tools these run (validator, ...)
+    }
+
+
+def ingest_bench(scans_dir: Path) -> int:
+    scans = sorted(p for p in scans_dir.iterdir() if p.suffix.lower() in (".glb", ".gltf", ".obj", ".ply", ".stl", ".zip"))
+    if not scans:
+        print(f"no scans in {scans_dir}")
+        return 2
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        print("redis-server is not installed (apt-get install redis-server)")
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="immersive-ingest-"))
+    port = _free_port()
+    redis = subprocess.Popen(
+        [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.3)
+        runs = [_ingest_run(scans, n, f"redis://127.0.0.1:{port}/{n}", tmp) for n in (1, 2)]
+    finally:
+        redis.terminate()
+        redis.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"ingest of {len(scans)} scans from {scans_dir} (full web-ar pipeline incl. USDZ and posters), {os.cpu_count()} CPUs")
+    print(
+        f"{'queue workers':>13} {'jobs':>5} {'ok':>4} {'wall s':>8} {'jobs/min':>9} {'sum of job s':>13} "
+        f"{'longest job s':>14} {'worker CPU s':>13} {'cores busy':>11}"
+    )
+    for r in runs:
+        print(
+            f"{r['workers']:>13} {r['jobs']:>5} {r['succeeded']:>4} {r['seconds']:>8.1f} {r['jobs_per_minute']:>9.2f} "
+            f"{r['sum_job_seconds']:>13.1f} {r['longest_job_seconds']:>14.1f} {r['worker_cpu_seconds']:>13.1f} "
+            f"{r['worker_cpu_seconds'] / r['seconds']:>11.2f}"
+        )
+    speedup = runs[1]["jobs_per_minute"] / runs[0]["jobs_per_minute"]
+    print(f"2 vs 1 workers: {speedup:.2f}x  {'met' if speedup >= 1.8 else 'MISSED'} (target >= 1.8x)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="a running service; default: start one")
@@ -132,7 +238,11 @@ def main() -> int:
     parser.add_argument("--server-workers", type=int, default=1, help="uvicorn processes of the started service")
     parser.add_argument("--cache-seconds", type=float, default=1.0, help="the started service's IMMERSIVE_PUBLIC_CACHE_SECONDS (0 = no cache)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--ingest", action="store_true", help="instead: ingest throughput with 1 vs 2 queue workers")
+    parser.add_argument("--scans", type=Path, default=ROOT.parent / "shared" / "scans", help="--ingest: folder of scans")
     args = parser.parse_args()
+    if args.ingest:
+        return ingest_bench(args.scans)
 
     server = tmp = None
     url = args.url
