@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from python_multipart import MultipartParser
+from sqlalchemy.exc import IntegrityError
 from python_multipart.multipart import parse_options_header
 
 from ..catalog import products as product_queries
@@ -246,7 +247,7 @@ def _create_two_step(runtime: Runtime, principal: Principal, body: schemas.Uploa
         session.add(upload)
         try:
             session.commit()
-        except Exception:
+        except IntegrityError:  # a concurrent request with the same idempotency key
             session.rollback()
             existing = _replay_existing(runtime, principal, key, base)
             if existing is None:
