@@ -8,7 +8,8 @@ Per triangle primitive, in this order (each step is counted in the report):
 4. remove scanner debris: small disconnected pieces (see `RepairOptions.debris_fraction`);
 5. make winding consistent across each edge-connected piece and outward (agreeing with the file's normals
    when it has them, else with the piece's signed volume);
-6. compute area-weighted normals where they are missing.
+6. compute area-weighted normals where they are missing (hard at creases; `Primitive.normals_crease_angle`
+   marks them as computed, so the simplifier recomputes them on the simplified surface).
 
 Connectivity (pieces, shared edges, winding) is computed on *positions* only, so a seam where UVs or normals
 split a vertex does not cut the surface in two. Point clouds only lose NaN and exactly duplicated points."""

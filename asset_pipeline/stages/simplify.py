@@ -4,13 +4,19 @@
   per instance), which is one common ratio for every primitive.
 - Each primitive goes through `meshopt_simplifyWithAttributes` with normals, UVs and colours as weighted
   attributes; vertices split by UV or normal seams stay split (the index buffer keeps referring to them).
+- Normals that repair computed (`Primitive.normals_crease_angle` set) are not the author's: the simplifier sees
+  them welded across creases and lightly weighted (`computed_normal_weight`), and they are computed again, with
+  the same crease angle, on the simplified surface (a scan's LOD0 then matches gltfpack's surface error).
+- A primitive kept at `split_above` triangles or more is cut in two across its longest axis and both halves are
+  simplified at once on two threads, the vertices on the cut locked (meshoptimizer runs without the GIL).
 - The error bound is absolute and shared: `target_error` x the asset's bounding-box diagonal, converted to
   each mesh's local units, so a small part is not allowed to deform more than a large one.
 - When the bound stops a primitive above its share, the bound is relaxed (x4, x16) and, as a last resort,
   `meshopt_simplifySloppy` (grid clustering) is used; every fallback is reported.
 - Then unreferenced vertices go and the index/vertex order is optimized for the GPU's vertex cache and fetch.
 - The geometric error against the surface before simplification is measured (measure.py) and stored in
-  `asset.extras["geometric_error"]`."""
+  `asset.extras["geometric_error"]`; the pipeline measures it with the LODs' instead (`record_error`), off the
+  GLB's path."""
 
 from __future__ import annotations
 
