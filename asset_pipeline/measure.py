@@ -15,6 +15,7 @@ behind it, so the pipeline writes the GLB while its errors are measured (the num
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -124,6 +125,18 @@ def _measuring_thread() -> ThreadPoolExecutor:
         if _MEASURING is None:
             _MEASURING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geometric-error")
         return _MEASURING
+
+
+def _forget_measuring_thread() -> None:
+    """In a forked child (an RQ work-horse): the parent's measuring thread does not exist here, and an executor
+    that believes it does would queue work forever."""
+    global _MEASURING, _MEASURING_LOCK
+    _MEASURING = None
+    _MEASURING_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_measuring_thread)
 
 
 class Reference:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -130,3 +131,19 @@ def test_reference_reports_a_surface_without_triangles_when_asked():
     shared = Reference(points)
     with pytest.raises(InvalidGeometryError, match="no triangles"):
         shared.measure(square()).result()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_measures_on_its_own_thread():
+    """Queue work-horses are forked from a worker that may have measured before: the child must not wait for
+    the parent's measuring thread, which does not exist in it."""
+    Reference(square()).measure(square(0.1), samples=500).result()  # the parent's thread exists now
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if a measurement completes
+        try:
+            error = Reference(square()).measure(square(0.1), samples=500).result(timeout=60)
+            os._exit(0 if abs(error.mean - 0.1) < 1e-6 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
