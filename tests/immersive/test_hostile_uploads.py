@@ -28,7 +28,8 @@ def services(request, tmp_path_factory):
             if key not in made:
                 overrides = limits.model_dump() if limits else {}
                 settings = deployment_settings(request, request.param, tmp_path_factory.mktemp("hostile"), **overrides)
-                made[key] = Service(stack.enter_context(running(settings)))
+                # Only the default-limits service processes a job (queue deployment: one worker process).
+                made[key] = Service(stack.enter_context(running(settings, workers=1 if limits is None else 0)))
                 made[key].product_id = made[key].product(made[key].a, "H-1")["id"]
             return made[key]
 
