@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -150,4 +149,3 @@ def test_serve_uses_the_factory(monkeypatch):
     assert runner.invoke(app, ["serve"]).exit_code == 0
     assert calls["target"] == "immersive.app:app_from_env" and calls["factory"] is True
     assert calls["host"] == "127.0.0.1" and calls["port"] == 8000
-    time.sleep(0)
