@@ -159,7 +159,7 @@ def _repair_triangles(
     referenced[indices.ravel()] = True
     referenced_count = int(np.count_nonzero(referenced))
     key = _weld_key(prim, weld_step, options.attribute_tolerance)
-    remap, unique = _vertex_remap(key, indices)
+    remap, unique = vertex_remap(key, indices)
     totals["unreferenced_vertices_removed"] += len(positions) - referenced_count
     totals["welded_vertices"] += referenced_count - unique
     representative = np.empty(unique, dtype=np.int64)
@@ -173,7 +173,7 @@ def _repair_triangles(
         topo_of_vertex = np.arange(prim.vertex_count, dtype=np.int64)
         topo = faces
     else:
-        topo_of_vertex, _ = _vertex_remap(_quantize(prim.positions, weld_step), None)
+        topo_of_vertex, _ = vertex_remap(_quantize(prim.positions, weld_step), None)
         topo = topo_of_vertex[faces]
 
     # 2. degenerate faces: a repeated corner (after welding) or zero area.
@@ -277,7 +277,7 @@ def _quantize(values: np.ndarray, step: float) -> np.ndarray:
     return np.ascontiguousarray(np.floor(v / step + 0.5).astype(np.int64))
 
 
-def _vertex_remap(key: np.ndarray, indices: np.ndarray | None) -> tuple[np.ndarray, int]:
+def vertex_remap(key: np.ndarray, indices: np.ndarray | None) -> tuple[np.ndarray, int]:
     """meshoptimizer's hash-based remap: new index per vertex (first occurrence order) and the unique count.
     With `indices`, unreferenced vertices get no new index (their entry is meaningless)."""
     import meshoptimizer
@@ -509,7 +509,7 @@ def compute_normals(prim: Primitive, crease_angle: float) -> Primitive:
     if prim.triangle_count == 0:
         return prim
     faces = prim.indices.astype(np.int64)
-    topo_of_vertex, _ = _vertex_remap(np.ascontiguousarray(prim.positions, dtype=np.float32), None)
+    topo_of_vertex, _ = vertex_remap(np.ascontiguousarray(prim.positions, dtype=np.float32), None)
     topo = topo_of_vertex[faces]
     cross = _face_cross(prim.positions.astype(np.float64), faces)
     prim = _creased_normals(prim, topo, topo_of_vertex, cross, _EdgeTable(topo), crease_angle)
@@ -612,7 +612,7 @@ def _repair_points(prim: Primitive, totals: dict[str, int]) -> Primitive | None:
     arrays = [np.asarray(a, dtype=np.float32).reshape(len(prim.positions), -1) for a in prim.attribute_arrays().values()]
     key = np.ascontiguousarray(np.concatenate(arrays, axis=1)) if arrays else np.zeros((0, 1), np.float32)
     if len(key):
-        remap, _ = _vertex_remap(key, None)
+        remap, _ = vertex_remap(key, None)
         # New ids are handed out in order of first occurrence: a first occurrence exceeds every earlier id.
         running = np.maximum.accumulate(remap)
         first = np.concatenate([[True], remap[1:] > running[:-1]])

@@ -35,7 +35,7 @@ from ..errors import MissingDependencyError
 from ..measure import Surface, geometric_error
 from ..metadata import GeometricError
 from . import StageReport
-from .repair import compute_normals, drop_empty_meshes
+from .repair import compute_normals, drop_empty_meshes, vertex_remap
 
 RELAXED_ERRORS = (4.0, 16.0)  # multipliers of target_error tried before falling back to sloppy clustering
 MAX_ATTRIBUTE_FLOATS = 16  # meshoptimizer's attribute limit (conservative across versions)
@@ -259,10 +259,8 @@ def _usable_cpus() -> int:
 
 def _welded_across_creases(prim: Primitive) -> Primitive:
     """A copy whose vertices are welded where they differed only by their normal (one fan's normal stays)."""
-    from .repair import _vertex_remap
-
     others = [np.asarray(a, dtype=np.float32).reshape(len(a), -1) for name, a in prim.attribute_arrays().items() if name != "NORMAL"]
-    remap, unique = _vertex_remap(np.ascontiguousarray(np.concatenate(others, axis=1)), prim.indices)
+    remap, unique = vertex_remap(np.ascontiguousarray(np.concatenate(others, axis=1)), prim.indices)
     referenced = np.zeros(prim.vertex_count, dtype=bool)
     referenced[prim.indices.ravel()] = True
     representative = np.empty(unique, dtype=np.int64)
