@@ -16,6 +16,7 @@ split a vertex does not cut the surface in two. Point clouds only lose NaN and e
 
 from __future__ import annotations
 
+import sys
 from typing import Literal
 
 import numpy as np
@@ -298,18 +299,21 @@ def vertex_remap(key: np.ndarray, indices: np.ndarray | None) -> tuple[np.ndarra
 
 
 def _face_cross(p: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Per-face (b - a) x (c - a): direction is the face normal, length twice the area."""
-    a = p[faces[:, 0]]
-    e1 = p[faces[:, 1]] - a
-    e2 = p[faces[:, 2]] - a
-    return np.stack(
-        [
-            e1[:, 1] * e2[:, 2] - e1[:, 2] * e2[:, 1],
-            e1[:, 2] * e2[:, 0] - e1[:, 0] * e2[:, 2],
-            e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0],
-        ],
-        axis=1,
-    )
+    """Per-face (b - a) x (c - a): direction is the face normal, length twice the area. Component arrays and
+    in-place arithmetic: fewer 20 MB temporaries on a big scan."""
+    columns = [np.ascontiguousarray(p[:, k]) for k in range(3)]
+    corners = [np.ascontiguousarray(faces[:, j]) for j in range(3)]
+    e1, e2 = [], []
+    for k in range(3):
+        a = columns[k][corners[0]]
+        e1.append(np.subtract(columns[k][corners[1]], a))
+        e2.append(np.subtract(columns[k][corners[2]], a, out=a))
+    out = np.empty((len(faces), 3))
+    for k in range(3):
+        i, j = (k + 1) % 3, (k + 2) % 3
+        np.multiply(e1[i], e2[j], out=out[:, k])
+        out[:, k] -= e1[j] * e2[i]
+    return out
 
 
 def _repeats(rows: np.ndarray, bound: int) -> np.ndarray:
@@ -353,21 +357,35 @@ class _EdgeTable:
     def __init__(self, topo: np.ndarray):
         count = len(topo)
         self._vertex_bits = (int(topo.max()) + 1).bit_length()
-        a = topo.ravel()
-        b = np.empty_like(topo)
+        # In place where possible: on a big scan every temporary here is 20 MB of fresh memory.
+        a = np.ascontiguousarray(topo, dtype=np.int64).ravel()
+        b = np.empty((count, 3), dtype=np.int64)
         b[:, :2], b[:, 2] = topo[:, 1:], topo[:, 0]
         b = b.ravel()
         forward = a < b
-        key = (np.minimum(a, b) << self._vertex_bits) | np.maximum(a, b)
+        key = np.minimum(a, b)
+        np.maximum(a, b, out=b)
+        key <<= self._vertex_bits
+        key |= b
+        del b
         # One sort of (edge, face, direction) packed into an int64 when it fits (all but huge meshes): cheaper
         # than an argsort followed by three gathers.
         face_bits = count.bit_length()
         if 2 * self._vertex_bits + face_bits + 1 <= 63:
-            packed = (key << (face_bits + 1)) | (np.arange(count).repeat(3) << 1) | forward
+            packed = key
+            packed <<= face_bits + 1
+            entry = np.arange(count).repeat(3)
+            entry <<= 1
+            entry |= forward
+            packed |= entry
+            del entry
             packed.sort()
-            key = packed >> (face_bits + 1)
-            face = (packed >> 1) & ((1 << face_bits) - 1)
-            forward = (packed & 1).astype(bool)
+            lowest_byte = packed.view(np.uint8)[0 if sys.byteorder == "little" else 7 :: 8]  # no 20 MB `packed & 1`
+            forward = (lowest_byte & 1).astype(bool)
+            face = packed >> 1
+            face &= (1 << face_bits) - 1
+            key = packed
+            key >>= face_bits + 1
         else:
             order = np.argsort(key)
             key, face, forward = key[order], order // 3, forward[order]
