@@ -414,6 +414,12 @@ def transform_primitive(prim: Primitive, matrix: np.ndarray) -> None:
     the linear part (handedness flipped with a mirror), triangle winding reversed when det < 0."""
     linear = matrix[:3, :3]
     det = float(np.linalg.det(linear))
+    scale = abs(det) ** (1 / 3)
+    if det > 0 and np.array_equal(linear, scale * np.eye(3)):
+        # A uniform scale and a move (the usual correction: a unit, a bottom-centre origin, no turn): unit
+        # normals and tangents stay as they are.
+        prim.positions = (prim.positions.astype(np.float64) * scale + matrix[:3, 3]).astype(np.float32)
+        return
     prim.positions = _transformed(prim.positions, linear, matrix[:3, 3]).astype(np.float32)
     if prim.normals is not None:
         normal_matrix = np.linalg.inv(linear).T if abs(det) > 1e-300 else linear
