@@ -213,7 +213,7 @@ def _ingest(runtime, merchant_id: str, items: list[IngestItem], *, profile: str 
                     if job.version_id:
                         version = session.get(AssetVersion, job.version_id)
                         result.version = version.number
-                        result.triangles = (version.metadata_json.get("geometry") or {}).get("triangles")
+                        result.triangles = version.summary_json["triangles"]
             except (PipelineError, DomainError) as exc:
                 result = IngestResult(item, "rejected", exc.code, exc.message)
             result.seconds = time.perf_counter() - start

@@ -33,11 +33,11 @@ def files(version: AssetVersion, urls: Urls) -> dict[str, schemas.FileOut]:
 
 
 def _targets(version: AssetVersion) -> list[schemas.TargetOut]:
-    return [schemas.TargetOut(target=t["target"], passed=t["passed"]) for t in version.report_json.get("targets", [])]
+    return [schemas.TargetOut(**t) for t in version.summary_json["targets"]]
 
 
 def version_out(version: AssetVersion, asset: Asset, urls: Urls) -> schemas.VersionOut:
-    meta = version.metadata_json
+    summary = version.summary_json
     return schemas.VersionOut(
         number=version.number,
         current=asset.current_version_id == version.id,
@@ -46,8 +46,8 @@ def version_out(version: AssetVersion, asset: Asset, urls: Urls) -> schemas.Vers
         source_sha256=version.source_sha256,
         upload_id=version.upload_id,
         created_at=version.created_at,
-        dimensions_m=meta.get("dimensions_m"),
-        triangles=(meta.get("geometry") or {}).get("triangles"),
+        dimensions_m=summary["dimensions_m"],
+        triangles=summary["triangles"],
         files=files(version, urls),
         targets=_targets(version),
     )
@@ -71,7 +71,7 @@ def asset_out(asset: Asset, urls: Urls) -> schemas.AssetOut:
 def asset_summary(version: AssetVersion | None, urls: Urls) -> schemas.AssetSummary | None:
     if version is None:
         return None
-    meta = version.metadata_json
+    summary = version.summary_json
     out_files = files(version, urls)
 
     def url(name: str) -> str | None:
@@ -80,11 +80,11 @@ def asset_summary(version: AssetVersion | None, urls: Urls) -> schemas.AssetSumm
     return schemas.AssetSummary(
         version=version.number,
         profile=version.profile,
-        placement=meta.get("placement", "table"),
-        dimensions_m=meta.get("dimensions_m"),
-        variants=meta.get("variants", []),
-        lods=[{k: lod.get(k) for k in ("level", "file", "triangles", "bytes")} for lod in meta.get("lods", [])],
-        anchor=meta.get("anchor"),
+        placement=summary["placement"],
+        dimensions_m=summary["dimensions_m"],
+        variants=summary["variants"],
+        lods=summary["lods"],
+        anchor=summary["anchor"],
         files=out_files,
         model_url=url("model.glb"),
         usdz_url=url("model.usdz"),

@@ -24,6 +24,19 @@ class StoredFile:
     content_type: str
 
 
+def summarize(metadata: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """What listings and viewers need of a bundle's metadata.json and report.json (stored with the version)."""
+    return {
+        "placement": metadata.get("placement", "table"),
+        "dimensions_m": metadata.get("dimensions_m"),
+        "variants": metadata.get("variants", []),
+        "lods": [{k: lod.get(k) for k in ("level", "file", "triangles", "bytes")} for lod in metadata.get("lods", [])],
+        "anchor": metadata.get("anchor"),
+        "triangles": (metadata.get("geometry") or {}).get("triangles"),
+        "targets": [{"target": t["target"], "passed": t["passed"]} for t in report.get("targets", [])],
+    }
+
+
 def get_asset(session: Session, merchant_id: str, product_id: str) -> Asset:
     asset = session.scalar(
         select(Asset)
@@ -87,6 +100,7 @@ def add_version(
         source_sha256=source_sha256,
         metadata_json=metadata,
         report_json=report,
+        summary_json=summarize(metadata, report),
         files=[AssetFile(**f.__dict__) for f in files],
     )
     session.add(version)

@@ -138,8 +138,10 @@ class AssetVersion(Base):
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     upload_id: Mapped[str | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"), default=None, index=True)
     source_sha256: Mapped[str] = mapped_column(String(64))
-    metadata_json: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
-    report_json: Mapped[dict[str, Any]] = mapped_column("report", JSON)
+    # The bundle's full documents, loaded only when asked for; listings read `summary_json`.
+    metadata_json: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, deferred=True)
+    report_json: Mapped[dict[str, Any]] = mapped_column("report", JSON, deferred=True)
+    summary_json: Mapped[dict[str, Any]] = mapped_column("summary", JSON, doc="assets.summarize(metadata, report)")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     asset: Mapped[Asset] = relationship(back_populates="versions")

@@ -40,7 +40,7 @@ def _runtime():
 
 def test_merchant_create_and_db_upgrade(env):
     result = runner.invoke(app, ["db", "upgrade"])
-    assert result.exit_code == 0 and "revision 0003" in result.stdout
+    assert result.exit_code == 0 and "revision 0004" in result.stdout
     created = runner.invoke(app, ["merchant", "create", "Gamma Home"])
     assert created.exit_code == 0, created.output
     key = created.stdout.strip().splitlines()[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from alembic.autogenerate import compare_metadata
@@ -63,9 +64,47 @@ def test_migrations_match_the_models_on_both_databases(request, tmp_path):
     for url in urls:
         engine = make_engine(url)
         upgrade(engine)
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
         upgrade(engine)  # running again is a no-op
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
         assert diff == [], (url.split(":")[0], diff)
         engine.dispose()
+
+
+def test_migration_0004_backfills_version_summaries(tmp_path):
+    """Versions made before 0004 get their summary computed from the stored metadata and report."""
+    from sqlalchemy import text
+
+    from immersive.catalog.assets import summarize
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    upgrade(engine, "0003")
+    metadata = {
+        "placement": "floor",
+        "dimensions_m": {"width": 0.45, "height": 0.8, "depth": 0.5},
+        "variants": ["Oak"],
+        "lods": [{"level": 0, "file": "model.glb", "triangles": 5676, "bytes": 90000, "ratio": 1.0, "error": None}],
+        "geometry": {"triangles": 5676},
+    }
+    report = {"targets": [{"target": "shopify", "passed": True, "failures": [], "warnings": []}]}
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO merchants (id, slug, name, created_at, catalog_version) VALUES ('m', 'm', 'M', '2026-01-01', 0)"))
+        connection.execute(text(
+            "INSERT INTO products (id, merchant_id, sku, name, description, category, variants, status, created_at, updated_at) "
+            "VALUES ('p', 'm', 'S', 'N', '', 'chair', '[]', 'published', '2026-01-01', '2026-01-01')"
+        ))
+        connection.execute(text("INSERT INTO assets (id, merchant_id, product_id, created_at) VALUES ('a', 'm', 'p', '2026-01-01')"))
+        connection.execute(
+            text(
+                "INSERT INTO asset_versions (id, asset_id, number, profile, options, source_sha256, metadata, report, created_at) "
+                "VALUES ('v', 'a', 1, 'web-ar', '{}', 'x', :metadata, :report, '2026-01-01')"
+            ),
+            {"metadata": json.dumps(metadata), "report": json.dumps(report)},
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        stored = json.loads(connection.execute(text("SELECT summary FROM asset_versions")).scalar_one())
+    assert stored == summarize(metadata, report)
+    assert stored["targets"] == [{"target": "shopify", "passed": True}] and stored["triangles"] == 5676
+    engine.dispose()
