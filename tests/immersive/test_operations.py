@@ -108,3 +108,20 @@ def test_migration_0004_backfills_version_summaries(tmp_path):
     assert stored == summarize(metadata, report)
     assert stored["targets"] == [{"target": "shopify", "passed": True}] and stored["triangles"] == 5676
     engine.dispose()
+
+
+def test_processes_starting_together_migrate_once(request, tmp_path):
+    """`serve --workers N` or several workers start at once: the migrations take turns, none fails."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    code = "import sys; from immersive.catalog.database import make_engine, upgrade; upgrade(make_engine(sys.argv[1]))"
+    for url in (f"sqlite:///{tmp_path / 'race.sqlite3'}", request.getfixturevalue("postgres").database()):
+        processes = [subprocess.Popen([sys.executable, "-c", code, url], cwd=ROOT, stderr=subprocess.PIPE) for _ in range(4)]
+        errors = [p.communicate(timeout=120)[1].decode() for p in processes]
+        assert all(p.returncode == 0 for p in processes), errors
+        engine = make_engine(url)
+        assert current_revision(engine) == "0004"
+        engine.dispose()
