@@ -26,6 +26,7 @@ from asset_pipeline.pipeline import Progress
 from ..catalog import jobs as job_queries
 from ..catalog.assets import StoredFile, add_version
 from ..catalog.models import Job, Product, Upload
+from ..catalog.products import unreferenced_keys
 from ..catalog.stats import record_stages
 from ..metrics import STAGE_BUCKETS
 from ..runtime import Runtime, get_runtime
@@ -134,6 +135,11 @@ def process_upload(
                 stored.append(StoredFile(name=name, key=key, bytes=len(data), sha256=sha, content_type=content_type_for(name)))
             with runtime.sessions() as session:
                 product = session.get(Product, product.id)
+                if product is None:  # deleted while the job ran (its job row went with it)
+                    for key in unreferenced_keys(session, {f.key for f in stored}):
+                        runtime.storage.delete(key)
+                    log.info("job %s: product deleted while processing; result discarded", job_id)
+                    return "gone"
                 version = add_version(
                     session,
                     product,

@@ -156,3 +156,31 @@ def test_list_jobs(service):
     assert listing["total"] == 1 and listing["items"][0]["id"] == job["id"]
     assert service.client.get("/api/v1/jobs", params={"product_id": "other"}, headers=a.headers).json()["total"] == 0
     assert service.client.get("/api/v1/jobs", params={"state": "bogus"}, headers=a.headers).status_code == 422
+
+
+def test_product_deleted_while_its_job_runs(external):
+    """The job's rows go with the product; the worker discards its result and leaves no files behind.
+    (Deleted earlier, the next heartbeat finds the job gone and the run stops before storing anything.)"""
+    service = external
+    runtime = service.runtime
+    product, job = _queued(service)
+    with runtime.sessions() as session:
+        assert job_queries.claim(session, job["id"], "w", 30)
+
+    def delete_then_continue(stage, fraction):
+        if stage == "store":  # after the pipeline, before the bundle is stored and recorded
+            assert service.client.delete(f"/api/v1/products/{product['id']}", headers=service.a.headers).status_code == 204
+
+    assert process_upload(job["id"], runtime, owner="w", progress=delete_then_continue) == "gone"
+    from immersive.catalog.models import AssetFile
+
+    with runtime.sessions() as session:
+        assert session.query(AssetFile).count() == 0
+    stored = [k for k in _all_keys(runtime.storage) if k.startswith("assets/")]
+    assert stored == []
+
+
+def _all_keys(storage):
+    if hasattr(storage, "root"):
+        return [str(p.relative_to(storage.root)) for p in storage.root.rglob("*") if p.is_file() and ".tmp" not in p.parts]
+    return [o["Key"] for o in storage.client.list_objects_v2(Bucket=storage.bucket).get("Contents", [])]
