@@ -95,6 +95,18 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     out.print(f"database at revision {current_revision(runtime.engine)}")
 
 
+@app.command()
+def gc() -> None:
+    """Remove two-step uploads never completed (older than IMMERSIVE_UPLOAD_EXPIRY_HOURS) with their bytes,
+    and spool files of uploads that died (the workers also do this about once an hour)."""
+    from .janitor import clean
+
+    runtime = _runtime()
+    removed = clean(runtime)
+    out.print(", ".join(f"{count} {what.replace('_', ' ')}" for what, count in removed.items()) + " removed")
+    runtime.close()
+
+
 @merchant_app.command("create")
 def merchant_create(
     name: str = typer.Argument(..., help="display name"),

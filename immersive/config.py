@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, description="largest upload accepted (also capped by the pipeline limit)")
     upload_chunk_bytes: int = Field(default=1024 * 1024, description="buffer size when streaming uploads and files")
+    upload_expiry_hours: float = Field(
+        default=24.0, description="two-step uploads not completed by then are removed with their bytes"
+    )
     validate_uploads: bool = Field(
         default=True, description="read every upload once when it arrives, so bad files are refused with 4xx at once"
     )

@@ -12,6 +12,7 @@ import threading
 import time
 
 from ..catalog import jobs as job_queries
+from ..janitor import Periodic
 from ..runtime import Runtime
 from .process import process_upload, worker_identity
 
@@ -26,6 +27,7 @@ class EmbeddedWorker:
         self._wake = threading.Event()
         self._workers: list[threading.Thread] = []
         self._last_recovery = 0.0
+        self._janitor = Periodic(runtime)
 
     def start(self) -> None:
         self.recover()
@@ -62,6 +64,7 @@ class EmbeddedWorker:
         """Claim and run one due job; returns its final state, or None when nothing was due."""
         if time.monotonic() - self._last_recovery > max(1.0, self.runtime.settings.job_lease_seconds / 3):
             self.recover()
+            self._janitor.maybe_run()
         with self.runtime.sessions() as session:
             job_id = job_queries.claim_next(session, owner, self.runtime.settings.job_lease_seconds)
         if job_id is None:

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from ..catalog import jobs as job_queries
 from ..catalog.models import Job, utcnow
 from ..config import Settings
+from ..janitor import Periodic
 
 log = logging.getLogger("immersive.queue")
 
@@ -90,6 +91,7 @@ class Sweeper:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="immersive-sweeper", daemon=True)
         self._lock_key = f"immersive:{queue.queue.name}:sweeper"
+        self._janitor = Periodic(runtime)
 
     def start(self) -> None:
         self._thread.start()
@@ -104,6 +106,7 @@ class Sweeper:
                 # One sweeper per interval across all worker processes.
                 if self.queue.redis.set(self._lock_key, os.getpid(), nx=True, px=int(self.interval * 900)):
                     self.sweep()
+                    self._janitor.maybe_run()
             except Exception:  # noqa: BLE001 - Redis or the database briefly away: try again next interval
                 log.exception("sweep failed")
 
