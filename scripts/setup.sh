@@ -10,6 +10,9 @@ cd "$ROOT"
 # EGL + Mesa: CPU offscreen rendering of posters (pyrender on llvmpipe).
 # libusb: open3d links it at import time.
 APT_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libusb-1.0-0)
+# Redis and PostgreSQL 15: the scale-out deployment's servers, which the test run starts on 127.0.0.1.
+APT_PACKAGES+=(redis-server)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || APT_PACKAGES+=(postgresql-15)
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
