@@ -113,14 +113,14 @@ def simplify_against(asset: Asset, options: SimplifyOptions, reference: Surface 
             work, weights = prim, options.attribute_weights
             if crease_angle is not None:
                 work, weights = _welded_across_creases(prim), {**weights, "NORMAL": options.computed_normal_weight}
-            indices, method, error = _simplify_primitive(work, share, world_error / scale, options, weights)
+            indices, method, error, cache_ordered = _simplify_primitive(work, share, world_error / scale, options, weights)
             methods[method] = methods.get(method, 0) + 1
             worst_error = max(worst_error, error * scale)
             if len(indices) > share:
                 warnings.append(
                     f"mesh {asset.meshes[mesh_index].name!r}: kept {len(indices):,} triangles, over its share of {share:,}"
                 )
-            _compact(work, indices)
+            _compact(work, indices, cache_ordered)
             if crease_angle is not None:
                 _install(prim, compute_normals(work, crease_angle))
     drop_empty_meshes(asset)  # a tiny part whose share rounded to nothing
@@ -178,8 +178,9 @@ def _drawn_mesh_scales(asset: Asset) -> dict[int, float]:
 
 def _simplify_primitive(
     prim: Primitive, share: int, local_error: float, options: SimplifyOptions, weights: dict[str, float]
-) -> tuple[np.ndarray, str, float]:
-    """(new triangles (K, 3), method used, error reached in local units)."""
+) -> tuple[np.ndarray, str, float, bool]:
+    """(new triangles (K, 3), method used, error reached in local units, whether the triangles are already in
+    vertex cache order)."""
     import meshoptimizer
 
     positions = np.ascontiguousarray(prim.positions, dtype=np.float32)
@@ -189,7 +190,7 @@ def _simplify_primitive(
     if options.split_above and share >= options.split_above and _usable_cpus() >= 2:
         halves = _in_halves(indices, positions, attributes, weights, share, local_error, flags)
         if halves is not None:
-            return halves[0].reshape(-1, 3), "attributes", halves[1]
+            return halves[0].reshape(-1, 3), "attributes", halves[1], True
     result = indices
     error = 0.0
     for attempt, factor in enumerate((1.0, *RELAXED_ERRORS)):
@@ -197,16 +198,16 @@ def _simplify_primitive(
         attempt_flags = flags
         result, error = _with_attributes(indices, positions, attributes, weights, share * 3, local_error * factor, attempt_flags)
         if len(result) <= share * 3:
-            return result.reshape(-1, 3), "attributes" if attempt == 0 else "relaxed", error
+            return result.reshape(-1, 3), "attributes" if attempt == 0 else "relaxed", error, False
     destination = np.zeros(len(indices), dtype=np.uint32)
     reached = np.zeros(1, dtype=np.float32)
     count = meshoptimizer.simplify_sloppy(
         destination, indices, positions, target_index_count=share * 3, target_error=1.0, result_error=reached
     )
     if count == 0 or count > len(result):  # sloppy made it worse (or erased it): keep the bounded result
-        return result.reshape(-1, 3), "relaxed", error
+        return result.reshape(-1, 3), "relaxed", error, False
     extent = float(meshoptimizer.simplify_scale(positions))  # sloppy reports error relative to the mesh extent
-    return destination[:count].reshape(-1, 3).copy(), "sloppy", float(reached[0]) * extent
+    return destination[:count].reshape(-1, 3).copy(), "sloppy", float(reached[0]) * extent, False
 
 
 def _in_halves(
@@ -243,11 +244,22 @@ def _in_halves(
         for part, target in zip(parts, targets)
     ]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="simplify") as other:
-        second = other.submit(_with_attributes, *run[1])
-        results = [_with_attributes(*run[0]), second.result()]
+        second = other.submit(_simplified_half, *run[1])
+        results = [_simplified_half(*run[0]), second.result()]
     if any(len(result) > 3 * target for (result, _), target in zip(results, targets)):
         return None
     return np.concatenate([result for result, _ in results]), max(error for _, error in results)
+
+
+def _simplified_half(indices: np.ndarray, positions: np.ndarray, *rest) -> tuple[np.ndarray, float]:
+    """One half simplified, then put in vertex cache order on the same thread (the halves follow each other)."""
+    import meshoptimizer
+
+    result, error = _with_attributes(indices, positions, *rest)
+    ordered = np.zeros_like(result)
+    if len(result):
+        meshoptimizer.optimize_vertex_cache(ordered, result, index_count=len(result), vertex_count=len(positions))
+    return ordered, error
 
 
 def _usable_cpus() -> int:
@@ -364,14 +376,15 @@ def _with_attributes(
     return destination[:count].copy(), float(reached.value)
 
 
-def _compact(prim: Primitive, triangles: np.ndarray) -> None:
-    """Install the simplified triangles, reordered for the vertex cache, with the vertex buffer reduced to the
-    vertices they use in first-use order (vertex fetch locality)."""
+def _compact(prim: Primitive, triangles: np.ndarray, cache_ordered: bool = False) -> None:
+    """Install the simplified triangles, reordered for the vertex cache (unless they already are), with the
+    vertex buffer reduced to the vertices they use in first-use order (vertex fetch locality)."""
     import meshoptimizer
 
     flat = np.ascontiguousarray(triangles, dtype=np.uint32).ravel()
-    optimized = np.zeros_like(flat)
-    if len(flat):
+    optimized = flat
+    if len(flat) and not cache_ordered:
+        optimized = np.zeros_like(flat)
         meshoptimizer.optimize_vertex_cache(optimized, flat, index_count=len(flat), vertex_count=prim.vertex_count)
     remap = np.zeros(prim.vertex_count, dtype=np.uint32)
     used = meshoptimizer.optimize_vertex_fetch_remap(remap, optimized, index_count=len(optimized), vertex_count=prim.vertex_count)
