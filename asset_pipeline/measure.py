@@ -11,7 +11,8 @@ Distances come from open3d's RaycastingScene (Embree BVH); without open3d a KD-t
 centroids proposes nearby triangles whose exact point-triangle distances are taken.
 
 `Reference` prepares a reference surface (and its BVH) on one measuring thread and queues measurements
-behind it, so the pipeline writes the GLB while its errors are measured (the numbers are the same)."""
+behind it: one BVH serves every level, and the caller simplifies the next level while the last one is
+measured (the numbers are those of `geometric_error`)."""
 
 from __future__ import annotations
 

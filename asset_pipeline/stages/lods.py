@@ -26,7 +26,7 @@ class LodOptions(BaseModel):
         default=0.25,
         ge=0,
         description="simplifier weight of normals repair computed; higher than LOD0's (0.1) because deeper reductions "
-        "otherwise cut thin features (dragon LOD1 Hausdorff 0.37% at 0.1, 0.11% at 0.25 of the diagonal)",
+        "otherwise cut thin features (dragon LOD1: Hausdorff about halved against 0.1, mean error still below 0.5's)",
     )
     error_samples: int = Field(default=50_000, ge=100, description="points sampled on each surface for the error")
 
