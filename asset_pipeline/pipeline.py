@@ -207,7 +207,7 @@ def optimize(
         ),
     )
     lod_assets, _ = timer.run("lods", _lods, asset, LodOptions(ratios=prof.lod_ratios), reference, simplify_report)
-    compress_options = CompressOptions(method=prof.compression, quantize=prof.quantize)
+    compress_options = CompressOptions(method=prof.compression, quantize=prof.quantize, measure_bytes=False)
     timer.run("compress", compress, asset, compress_options)
     for lod in lod_assets:
         compress(lod, compress_options)

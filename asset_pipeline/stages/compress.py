@@ -38,6 +38,11 @@ class CompressOptions(BaseModel):
     normal_bits: int = Field(default=10, description="bits per normal/tangent component (8-16; 8 stores bytes, more stores shorts)")
     uv_bits: int = Field(default=12, description="bits per texture coordinate (8-16)")
     color_bits: int = Field(default=8, description="bits per vertex colour channel (4-16; <= 8 stores bytes)")
+    measure_bytes: bool = Field(
+        default=True,
+        description="write the GLB without and with the encoding to report both sizes; two extra writes, so "
+        "the pipeline turns it off (it writes model.glb once and records that size in metadata.json)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "CompressOptions":
@@ -67,10 +72,14 @@ def compress(asset: Asset, options: CompressOptions) -> StageReport:
         "uv_bits": options.uv_bits,
         "color_bits": options.color_bits,
     }
-    asset.encoding = None
-    plain = len(write_glb(asset))
+    sizes: dict[str, Any] = {}
+    if options.measure_bytes:
+        asset.encoding = None
+        plain = len(write_glb(asset))
+        asset.encoding = encoding
+        encoded = len(write_glb(asset))
+        sizes = {"glb_bytes_before": plain, "glb_bytes_after": encoded, "ratio": round(encoded / plain, 4) if plain else None}
     asset.encoding = encoding
-    encoded = len(write_glb(asset))
     lossy = options.quantize or options.method == "draco"
     error = position_error(asset, encoding) if lossy else 0.0
     # Positions are in metres once the normalize stage ran; before that they are in file units.
@@ -84,9 +93,7 @@ def compress(asset: Asset, options: CompressOptions) -> StageReport:
             "method": options.method,
             "quantize": options.quantize,
             "bits": {k: encoding[k] for k in BIT_RANGES},
-            "glb_bytes_before": plain,
-            "glb_bytes_after": encoded,
-            "ratio": round(encoded / plain, 4) if plain else None,
+            **sizes,
             "max_position_error_m": error * metres_per_unit,
         },
         warnings=warnings,
