@@ -136,3 +136,23 @@ def test_ktx2_textures_end_to_end():
     assert validate_usdz(bundle.files["model.usdz"]) == []
     alpha = np.asarray(Image.open(io.BytesIO(bundle.files["poster.webp"])))[..., 3]
     assert (alpha > 0).mean() > 0.1
+
+
+@pytest.mark.parametrize("profile", ["web-ar", "desktop", "quicklook", "banner", "archive"])
+def test_variants_extensions_and_names_survive_every_profile(profile):
+    source = aio.read_path(scan_path("SheenChair.glb"))
+    bundle = optimize(scan_path("SheenChair.glb"), profile, usdz=False, poster=False, validate=validator_available() or None)
+    prof = get_profile(profile)
+    for name in [n for n in bundle.files if n.endswith(".glb")]:
+        back = aio.read(bundle.files[name], name)
+        assert back.variants == source.variants, (profile, name)
+        assert sorted(m.get("name", "") for m in back.materials) == sorted(m.get("name", "") for m in source.materials)
+        assert {e for m in source.materials for e in m.get("extensions", {})} <= {e for m in back.materials for e in m.get("extensions", {})}
+        assert {n.name for n in source.nodes if n.mesh is not None} <= {n.name for n in back.nodes}
+    if prof.max_bytes:
+        assert len(bundle.files["model.glb"]) <= prof.max_bytes, f"{profile}: {len(bundle.files['model.glb']):,} bytes"
+    if prof.max_triangles:
+        assert bundle.metadata.geometry.triangles <= prof.max_triangles
+    if validator_available():
+        assert all(r.errors == 0 for r in bundle.report.validator), [(r.file, r.messages[:3]) for r in bundle.report.validator if r.errors]
+    assert len(bundle.metadata.lods) == 1 + len(prof.lod_ratios)
