@@ -163,6 +163,17 @@ class Asset:
             if node.mesh is not None:
                 yield index, self.meshes[node.mesh], world
 
+    def mesh_world_scales(self) -> dict[int, float]:
+        """Mesh index -> the largest scale it is drawn at (largest singular value over its instances'
+        world matrices), to turn a world-space tolerance into the mesh's local units."""
+        scales: dict[int, float] = {}
+        for index, world in self.walk():
+            mesh = self.nodes[index].mesh
+            if mesh is not None:
+                s = float(np.linalg.svd(world[:3, :3], compute_uv=False)[0]) or 1.0
+                scales[mesh] = max(scales.get(mesh, 0.0), s)
+        return scales
+
     def primitives(self) -> Iterator[Primitive]:
         for mesh in self.meshes:
             yield from mesh.primitives

@@ -21,8 +21,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(stderr=True)
 out = Console()
 
-MODEL_SUFFIXES = {".glb", ".gltf", ".obj", ".ply", ".stl", ".zip"}
-
 
 class TextureFormat(str, Enum):
     """--texture-format choices: stages.textures.TEXTURE_FORMATS (not imported here, to keep start-up light)."""
@@ -30,18 +28,6 @@ class TextureFormat(str, Enum):
     webp = "webp"
     ktx2 = "ktx2"
     keep = "keep"
-
-
-def _expand_inputs(inputs: list[Path]) -> list[Path]:
-    """Files as given; a folder contributes every model file directly inside it (sorted), so side files
-    (.mtl, .bin, textures) are not mistaken for products."""
-    files: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            files.extend(sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES))
-        else:
-            files.append(item)
-    return files
 
 
 def _fmt_bytes(n: int) -> str:
@@ -69,7 +55,9 @@ def optimize(
     """Optimize each input into OUTDIR/<name>/ (model.glb, LODs, model.usdz, poster, metadata.json, report.json)."""
     from .pipeline import optimize as run_pipeline
 
-    files = _expand_inputs(inputs)
+    from .io import model_files
+
+    files = model_files(inputs)
     if not files:
         console.print("[red]no model files found in the inputs[/red]")
         raise typer.Exit(2)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from asset_pipeline.errors import PipelineError
+from asset_pipeline.io import model_files
 
 from .config import Settings
 
@@ -28,7 +29,6 @@ app.add_typer(merchant_app, name="merchant")
 console = Console(stderr=True)
 out = Console()
 
-MODEL_SUFFIXES = {".glb", ".gltf", ".obj", ".ply", ".stl", ".zip"}
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 
 
@@ -167,16 +167,6 @@ class IngestResult:
     version: int | None = None
 
 
-def _expand(inputs: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for item in inputs:
-        if item.is_dir():
-            files.extend(sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES))
-        else:
-            files.append(item)
-    return files
-
-
 def _ingest(runtime, merchant_id: str, items: list[IngestItem], *, profile: str | None, publish: bool, wait: bool) -> list[IngestResult]:
     """Upload each file as a new version of its product (created when missing) and, unless `wait` is
     False, run its job here with a progress bar; a bad file is reported and the rest go on."""
@@ -276,7 +266,7 @@ def ingest(
     """Batch upload: each file becomes a new asset version of the product whose SKU is the file name's stem
     (created as a draft when missing). Continues past bad files; exit code 1 if any failed."""
     runtime = _runtime()
-    files = _expand(inputs)
+    files = model_files(inputs)
     if not files:
         console.print("[red]no model files found in the inputs[/red]")
         raise typer.Exit(2)

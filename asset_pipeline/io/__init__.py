@@ -115,6 +115,20 @@ def read(data: bytes, filename: str = "", limits: Limits = DEFAULT_LIMITS, resou
     return asset
 
 
+def model_files(inputs) -> list:
+    """Paths as given; a folder contributes every model file directly inside it (by name, sorted), so side
+    files (.mtl, .bin, textures) are not mistaken for products."""
+    from pathlib import Path
+
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files.extend(sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS))
+        else:
+            files.append(item)
+    return files
+
+
 def read_path(path, limits: Limits = DEFAULT_LIMITS) -> Asset:
     from pathlib import Path
 

@@ -78,7 +78,7 @@ def repair(asset: Asset, options: RepairOptions) -> StageReport:
     bounds = _finite_bounds(asset)
     diagonal = float(np.linalg.norm(bounds[1] - bounds[0]))
     total_triangles = sum(p.triangle_count for p in prims)
-    scales = _mesh_world_scales(asset)
+    scales = asset.mesh_world_scales()
 
     totals: dict[str, int] = {
         "vertices_before": sum(p.vertex_count for p in prims),
@@ -658,17 +658,6 @@ def _finite_bounds(asset: Asset) -> np.ndarray:
                 corners = corners @ world[:3, :3].T + world[:3, 3]
                 lo, hi = np.minimum(lo, corners.min(axis=0)), np.maximum(hi, corners.max(axis=0))
     return np.stack([lo, hi]) if np.isfinite(lo).all() else np.zeros((2, 3))
-
-
-def _mesh_world_scales(asset: Asset) -> dict[int, float]:
-    """Largest world scale each mesh is drawn at (its instances' largest singular value)."""
-    scales: dict[int, float] = {}
-    for index, world in asset.walk():
-        mesh = asset.nodes[index].mesh
-        if mesh is not None:
-            s = float(np.linalg.svd(world[:3, :3], compute_uv=False)[0]) or 1.0
-            scales[mesh] = max(scales.get(mesh, 0.0), s)
-    return scales
 
 
 def drop_empty_meshes(asset: Asset) -> None:

@@ -94,7 +94,7 @@ def simplify_against(asset: Asset, options: SimplifyOptions, reference: Surface 
     ratio = target / before
     lo, hi = asset.bounds()
     world_error = options.target_error * float(np.linalg.norm(hi - lo))
-    scales = _drawn_mesh_scales(asset)
+    scales = asset.mesh_world_scales()
 
     start = time.perf_counter()
     methods: dict[str, int] = {}
@@ -163,17 +163,6 @@ def record_error(asset: Asset, report: StageReport, error: GeometricError) -> No
         error_hausdorff_rel=error.hausdorff_rel,
         error_mean_rel=error.mean_rel,
     )
-
-
-def _drawn_mesh_scales(asset: Asset) -> dict[int, float]:
-    """Meshes drawn by the scene, each with the largest scale it is drawn at (to turn world error into local)."""
-    scales: dict[int, float] = {}
-    for index, world in asset.walk():
-        mesh = asset.nodes[index].mesh
-        if mesh is not None:
-            s = float(np.linalg.svd(world[:3, :3], compute_uv=False)[0]) or 1.0
-            scales[mesh] = max(scales.get(mesh, 0.0), s)
-    return scales
 
 
 def _simplify_primitive(
