@@ -212,7 +212,7 @@ def optimize(
     for lod in lod_assets:
         compress(lod, compress_options)
 
-    files, lod_infos, validator, usdz_bytes = timer.run(
+    files, lod_infos, validator = timer.run(
         "package",
         _package,
         asset,
@@ -222,7 +222,7 @@ def optimize(
         validate,
         prof.usdz if usdz is None else usdz,
         poster,
-    )[:4]
+    )
 
     prov = asset.provenance
     assert prov is not None
@@ -318,7 +318,6 @@ def _package(
                 error=lod.extras.get("geometric_error") or geometric_error(reference, lod),
             )
         )
-    usdz_bytes = None
     if make_usdz:
         from .io.usdz import write_usdz
 
@@ -326,8 +325,7 @@ def _package(
         if prof.max_usdz_triangles and asset.triangle_count > prof.max_usdz_triangles:
             # Quick Look's own budget is below the GLB's: use the first LOD under it.
             usdz_source = next((lod for lod in lod_assets if lod.triangle_count <= prof.max_usdz_triangles), lod_assets[-1] if lod_assets else asset)
-        usdz_bytes = write_usdz(usdz_source, max_texture_size=prof.usdz_max_texture_size)
-        files["model.usdz"] = usdz_bytes
+        files["model.usdz"] = write_usdz(usdz_source, max_texture_size=prof.usdz_max_texture_size)
     if make_poster:
         from .io.poster import render_poster
 
@@ -338,7 +336,7 @@ def _package(
         for name, level_asset in zip(to_validate.copy(), [asset, *lod_assets]):
             to_validate[UNCOMPRESSED.format(name)] = _write_uncompressed(level_asset)
     validator = run_validator(to_validate, required=validate)
-    return files, lod_infos, validator, usdz_bytes
+    return files, lod_infos, validator
 
 
 def _write_uncompressed(asset: Asset) -> bytes:
