@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the project needs on a fresh Debian 12 machine (root or sudo), and is fast when
 # nothing changed: system packages (apt), the Python virtualenv with the project (.venv), and the npm
-# packages the pipeline runs (Khronos glTF-Validator). Every dependency the project uses is installed here.
+# packages (the Khronos glTF-Validator the pipeline runs; three.js for the web viewer). Every dependency the project uses is installed here.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -14,6 +14,9 @@ APT_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libusb-1.0-0)
 APT_PACKAGES+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || APT_PACKAGES+=(postgresql-15)
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
+# Headless Chromium (+ fonts for the pages' text): the browser tests and bench/viewer.py drive it with
+# npm playwright-core (its own browser download is not reachable here).
+APT_PACKAGES+=(chromium fonts-liberation)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -52,3 +55,5 @@ npm_install() {  # $1: folder with package.json + package-lock.json
   fi
 }
 npm_install asset_pipeline/checks/node
+# three.js and its decoders (served to browsers by the service), playwright-core and iwer for the tests.
+npm_install web_viewer

@@ -6,4 +6,5 @@ cd "$ROOT"
 bash scripts/setup.sh
 # The anchor tools (gltfpack, glTF Transform): interop tests check that they read what we write.
 bash bench/setup.sh
-exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" "$@"
+# loadgroup: tests marked xdist_group("browser") share one worker (one service with the samples, one Chromium).
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup "$@"
