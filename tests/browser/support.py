@@ -59,7 +59,7 @@ def api_key_from(stdout: str) -> str:
 
 
 def run_cli(args: list[str], env: dict[str, str], timeout: float) -> str:
-    done = subprocess.run([str(IMMERSIVE), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run([str(IMMERSIVE), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"immersive {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done.stdout
@@ -131,7 +131,7 @@ def run_scenario(scenario: str | Path, args: dict, *, timeout: float = 180.0) ->
     if not path.is_absolute():
         path = HERE / path
     done = subprocess.run(
-        ["node", str(HARNESS), str(path), json.dumps(args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        ["node", str(HARNESS), str(path), json.dumps(args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
