@@ -1,0 +1,233 @@
+// The product viewer: renderer, camera, studio light, loading, render loop. Features (LODs, variants,
+// hotspots, dimensions, AR, headsets, analytics) live in js/features/, one per file, and use this class's
+// public fields.
+//
+// Conventions (the asset pipeline's): metres, +Y up, product front +Z, origin at the bottom centre. The
+// model is shown at its true size; the camera frames it.
+import * as THREE from 'three';
+import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+import { RoomEnvironment } from 'three/addons/environments/RoomEnvironment.js';
+import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
+import { DRACOLoader } from 'three/addons/loaders/DRACOLoader.js';
+import { KTX2Loader } from 'three/addons/loaders/KTX2Loader.js';
+import { MeshoptDecoder } from 'three/addons/libs/meshopt_decoder.module.js';
+
+import { decoderPaths } from './api.js';
+import { ContactShadow } from './contact-shadow.js';
+
+const FIELD_OF_VIEW = 30; // degrees, vertical: a mild telephoto, little perspective distortion on products
+// Placements that stand on something: the camera stays above their floor and a contact shadow is drawn.
+const GROUNDED = new Set(['floor', 'table', 'wall']);
+
+// Tests and tools read state from here rather than private fields.
+window.__immersive = window.__immersive || { viewers: [] };
+
+export class ProductViewer extends EventTarget {
+  /**
+   * @param {HTMLElement} container the canvas is appended to it and follows its size
+   * @param {object} options
+   * @param {string} [options.base] service base (for the decoders); default: where this module was served from
+   * @param {boolean} [options.autoRotate=true] turn slowly until the shopper first touches the model
+   * @param {boolean} [options.shadow=true] soft contact shadow under grounded products
+   * @param {number} [options.exposure=1] tone-mapping exposure
+   * @param {{emit: function}} [options.analytics] where viewer events go
+   */
+  constructor(container, { base, autoRotate = true, shadow = true, exposure = 1, analytics = null } = {}) {
+    super();
+    this.container = container;
+    this.analytics = analytics;
+    this.product = null;
+    this.model = null;
+    this.gltf = null;
+    this.modelLevel = null;
+
+    const renderer = new THREE.WebGLRenderer({ antialias: true, alpha: true });
+    renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
+    renderer.outputColorSpace = THREE.SRGBColorSpace;
+    // Khronos PBR Neutral: keeps base colours true to the product photo (ACES shifts hues and darkens).
+    renderer.toneMapping = THREE.NeutralToneMapping;
+    renderer.toneMappingExposure = exposure;
+    renderer.setClearColor(0x000000, 0);
+    renderer.domElement.style.display = 'block';
+    renderer.domElement.style.touchAction = 'none';
+    container.appendChild(renderer.domElement);
+    this.renderer = renderer;
+
+    this.scene = new THREE.Scene();
+    // Image-based studio light generated on the client (no HDR download): a neutral softbox room.
+    const pmrem = new THREE.PMREMGenerator(renderer);
+    this.environment = pmrem.fromScene(new RoomEnvironment(), 0.04).texture;
+    pmrem.dispose();
+    this.scene.environment = this.environment;
+
+    this.camera = new THREE.PerspectiveCamera(FIELD_OF_VIEW, 1, 0.01, 100);
+    this.controls = new OrbitControls(this.camera, renderer.domElement);
+    this.controls.enableDamping = true;
+    this.controls.autoRotate = autoRotate;
+    this.controls.autoRotateSpeed = 1.5;
+    this.controls.addEventListener('start', () => this.#firstInteraction(), { once: true });
+    this.controls.addEventListener('change', () => this.#clampTarget());
+
+    this.shadow = shadow ? new ContactShadow() : null;
+    if (this.shadow) this.scene.add(this.shadow.group);
+
+    const paths = decoderPaths(base);
+    this.loader = new GLTFLoader()
+      .setDRACOLoader(new DRACOLoader().setDecoderPath(paths.draco))
+      .setKTX2Loader(new KTX2Loader().setTranscoderPath(paths.basis).detectSupport(renderer))
+      .setMeshoptDecoder(MeshoptDecoder);
+
+    this.bounds = new THREE.Box3();
+    this.needsRender = true;
+    this.frames = 0;
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(container);
+    this.resize();
+    renderer.setAnimationLoop(() => this.#tick());
+    window.__immersive.viewers.push(this);
+  }
+
+  /** Size of the canvas = size of the container (CSS pixels). */
+  resize() {
+    const width = Math.max(this.container.clientWidth, 1);
+    const height = Math.max(this.container.clientHeight, 1);
+    this.renderer.setSize(width, height, false);
+    this.renderer.domElement.style.width = '100%';
+    this.renderer.domElement.style.height = '100%';
+    this.camera.aspect = width / height;
+    this.camera.updateProjectionMatrix();
+    this.needsRender = true;
+  }
+
+  /** Loads a glTF/GLB into memory without showing it: {gltf, scene}. */
+  async fetchModel(url, { signal } = {}) {
+    const started = performance.now();
+    const gltf = await this.loader.loadAsync(url);
+    if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
+    return { gltf, ms: performance.now() - started };
+  }
+
+  /**
+   * Shows a loaded glTF as the product model (replacing the one shown, e.g. a coarser LOD) and frames
+   * it the first time. `level` is the LOD level (0 = full detail).
+   */
+  showModel(gltf, level = 0) {
+    const previous = this.model;
+    const model = gltf.scene;
+    model.name = model.name || 'product';
+    model.traverse((object) => {
+      if (object.isMesh) object.frustumCulled = true;
+    });
+    if (previous) this.scene.remove(previous);
+    this.scene.add(model);
+    this.model = model;
+    this.gltf = gltf;
+    this.modelLevel = level;
+    this.bounds.setFromObject(model);
+    if (!previous) this.frame();
+    if (this.shadow) {
+      this.shadow.group.visible = GROUNDED.has(this.product?.placement);
+      if (this.shadow.group.visible) this.shadow.update(this.renderer, this.scene, this.bounds);
+    }
+    if (previous) disposeObject(previous);
+    this.needsRender = true;
+    this.dispatchEvent(new CustomEvent('model', { detail: { level, first: !previous } }));
+  }
+
+  /** Puts the camera in front of the model (+Z), a little above, so that all of it is in view. */
+  frame() {
+    const box = this.bounds;
+    const sphere = box.getBoundingSphere(new THREE.Sphere());
+    const radius = Math.max(sphere.radius, 0.01);
+    const distance = radius / Math.sin(THREE.MathUtils.degToRad(FIELD_OF_VIEW / 2)) * 1.08;
+    const target = box.getCenter(new THREE.Vector3());
+    const elevation = THREE.MathUtils.degToRad(15);
+    this.camera.position.set(0, Math.sin(elevation) * distance, Math.cos(elevation) * distance).add(target);
+    this.camera.near = distance / 100;
+    this.camera.far = distance * 10;
+    this.camera.updateProjectionMatrix();
+    const controls = this.controls;
+    controls.target.copy(target);
+    controls.minDistance = radius * 1.1;
+    controls.maxDistance = distance * 2.5;
+    // Grounded products are not seen from under their floor; other items can be turned all round.
+    controls.minPolarAngle = THREE.MathUtils.degToRad(5);
+    controls.maxPolarAngle = GROUNDED.has(this.product?.placement) ? THREE.MathUtils.degToRad(93) : THREE.MathUtils.degToRad(175);
+    controls.update();
+    this.home = { position: this.camera.position.clone(), target: target.clone() };
+    this.needsRender = true;
+  }
+
+  /** Renders one frame now (tests and features call it after changing the scene). */
+  render() {
+    this.dispatchEvent(new Event('beforerender'));
+    this.renderer.render(this.scene, this.camera);
+    this.frames += 1;
+    if (this.frames === 1 || (this.model && !this.firstModelFrame)) this.#markFirstFrames();
+    this.dispatchEvent(new Event('render'));
+  }
+
+  #markFirstFrames() {
+    if (this.model && !this.firstModelFrame) {
+      this.firstModelFrame = performance.now();
+      performance.mark('immersive:first-model-frame');
+      this.dispatchEvent(new Event('firstmodelframe'));
+    }
+  }
+
+  #tick() {
+    if (this.renderer.xr.isPresenting) return; // XR sessions drive their own loop (features/ar.js, headset.js)
+    const moved = this.controls.update();
+    if (moved || this.needsRender) {
+      this.needsRender = false;
+      this.render();
+    }
+  }
+
+  // Auto-rotation stops for good at the first touch/drag/wheel, as in model-viewer.
+  #firstInteraction() {
+    if (this.controls.autoRotate) {
+      this.controls.autoRotate = false;
+      this.dispatchEvent(new Event('interaction'));
+    }
+  }
+
+  // Panning stays within the product's bounding box, so the product cannot be lost off screen.
+  #clampTarget() {
+    if (!this.model) return;
+    const target = this.controls.target;
+    const clamped = this.bounds.clampPoint(target, new THREE.Vector3());
+    if (!clamped.equals(target)) {
+      this.camera.position.add(clamped.clone().sub(target));
+      target.copy(clamped);
+    }
+    this.needsRender = true;
+  }
+
+  dispose() {
+    this.renderer.setAnimationLoop(null);
+    this.resizeObserver.disconnect();
+    this.controls.dispose();
+    if (this.model) disposeObject(this.model);
+    this.shadow?.dispose();
+    this.environment.dispose();
+    this.renderer.dispose();
+    this.renderer.domElement.remove();
+    const list = window.__immersive.viewers;
+    list.splice(list.indexOf(this), 1);
+  }
+}
+
+/** Frees the GPU memory of an object tree's geometries, materials and textures. */
+export function disposeObject(root) {
+  root.traverse((object) => {
+    if (!object.isMesh) return;
+    object.geometry?.dispose();
+    const materials = Array.isArray(object.material) ? object.material : [object.material];
+    for (const material of materials) {
+      if (!material) continue;
+      for (const value of Object.values(material)) if (value?.isTexture) value.dispose();
+      material.dispose();
+    }
+  });
+}
