@@ -274,6 +274,8 @@ export class ImmersiveProduct extends HTMLElement {
     this.$('.overlay .name').textContent = this.product.name;
     this.$('.overlay .price').textContent = formatPrice(this.product) || '';
     this.ar = new WebXRAR(this.viewer, { analytics: this.analytics });
+    // Guidance while searching for a surface ("move your phone slowly"...), from the AR feature.
+    this.ar.addEventListener('status', (event) => { this.$('.overlay .hint').textContent = event.detail.text; });
     overlay.classList.add('active');
     this.$('.overlay .exit').onclick = () => this.ar.end();
     try {
