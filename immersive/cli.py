@@ -285,9 +285,14 @@ def samples(
     directory: Path = typer.Option(SAMPLES_DIR, help="folder with products.json and the model files"),
 ) -> None:
     """Generate the sample products if missing and ingest them as the merchant's published catalogue.
-    Products whose current version was made from the same file are skipped, so running it again is cheap."""
+    Products whose current version was made from the same file are skipped, so running it again is cheap;
+    their catalogue fields (name, price, hotspots, ...) are still brought in line with products.json."""
     import json
 
+    from pydantic import ValidationError
+
+    from .api.products import product_columns
+    from .api.schemas import ProductIn
     from .catalog import products as product_queries
     from .catalog.assets import current_versions
     from .catalog.merchants import create_api_key, create_merchant, get_merchant_by_slug
@@ -317,28 +322,26 @@ def samples(
     with runtime.sessions() as session:
         for entry in entries:
             path = directory / entry["file"]
-            dims = entry.get("dimensions_m")
-            fields = {
-                "sku": entry["sku"],
-                "name": entry["name"],
-                "description": entry.get("description", ""),
-                "category": entry["category"],
-                "price": entry.get("price"),
-                "currency": entry.get("currency"),
-                "variants": [{"name": v} if isinstance(v, str) else v for v in entry.get("variants", [])],
-                "status": "published",
-            }
-            if dims:
-                fields.update(width_m=dims["width"], height_m=dims["height"], depth_m=dims["depth"])
+            given = {name: value for name, value in entry.items() if name in ProductIn.model_fields}
+            given["variants"] = [{"name": v} if isinstance(v, str) else v for v in entry.get("variants", [])]
+            try:
+                fields = product_columns(ProductIn.model_validate({**given, "status": "published"}).model_dump(mode="json"))
+            except ValidationError as exc:
+                console.print(f"[red]{catalogue}: product {entry.get('sku')!r}: {exc}[/red]")
+                raise typer.Exit(2) from None
             item = IngestItem(path=path, sku=entry["sku"], name=entry["name"], category=entry["category"], fields=fields)
             try:
                 product = product_queries.get_product_by_sku(session, merchant_id, entry["sku"])
             except DomainError:
                 items.append(item)
                 continue
+            changed = {name: value for name, value in fields.items() if getattr(product, name) != value}
+            if changed:
+                product_queries.update_product(session, product, changed)
             current = current_versions(session, [product]).get(product.id)
             sha = spool_path(path, runtime.settings.upload_limit_bytes).sha256
             (skipped if current is not None and current.source_sha256 == sha else items).append(item)
+        session.commit()
     results = _ingest(runtime, merchant_id, items, profile=profile, publish=True, wait=True)
     results += [IngestResult(item, "skipped", detail="current version made from this file") for item in skipped]
     _summary(results)

@@ -4,7 +4,7 @@ seed catalogue.
     python -m samples.generate [OUTDIR]        (or: python samples/generate.py [OUTDIR])
 
 writes one GLB per product (asset_pipeline's own GLB writer), a vertex-coloured "scanned" vase point cloud
-as binary PLY, and `products.json` (sku, name, category, file, price, real dimensions, variants) into OUTDIR
+as binary PLY, and `products.json` (sku, name, category, file, price, real dimensions, variants, hotspots) into OUTDIR
 (default: this folder). Output is deterministic: fixed seeds, no timestamps, coordinates rounded to 0.1 um
 before float32 so last-bit differences between maths libraries cannot change a byte.
 
@@ -792,6 +792,111 @@ def ply_bytes(positions: np.ndarray, colours: np.ndarray, comment: str) -> bytes
     return header + body.tobytes()
 
 
+# --- hotspots -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Hotspot:
+    """An annotation on a part of the product. Its position is found on the built model: a ray travelling
+    `direction` through the centre of the part's bounding box (moved by `offset`, metres) from outside the
+    product; the first surface it meets must belong to `part` (nothing hides the marker from that side)."""
+
+    id: str
+    label: str
+    text: str
+    part: str
+    direction: tuple[float, float, float]
+    offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+def ray_hit(vertices: np.ndarray, faces: np.ndarray, origin: np.ndarray, direction: np.ndarray) -> tuple[int, float]:
+    """(face index, distance) of the first triangle the ray meets (Moller-Trumbore on all faces at once);
+    face -1 when it misses."""
+    a, b, c = (vertices[faces[:, k]] for k in range(3))
+    e1, e2 = b - a, c - a
+    p = np.cross(direction, e2)
+    det = np.einsum("ij,ij->i", e1, p)
+    ok = np.abs(det) > 1e-12
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    s = origin - a
+    u = np.einsum("ij,ij->i", s, p) * inv
+    q = np.cross(s, e1)
+    v = (q @ direction) * inv
+    t = np.einsum("ij,ij->i", e2, q) * inv
+    hit = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)
+    if not hit.any():
+        return -1, math.inf
+    face = int(np.flatnonzero(hit)[np.argmin(t[hit])])
+    return face, float(t[face])
+
+
+def place_hotspot(asset: Asset, spot: Hotspot) -> dict[str, Any]:
+    """The hotspot as products.json carries it: position on the surface (0.1 mm) and the unit normal there."""
+    vertices, faces, owners = [], [], []
+    offset = 0
+    for index, mesh, world in asset.mesh_instances():
+        for prim in mesh.primitives:
+            p = prim.positions.astype(np.float64) @ world[:3, :3].T + world[:3, 3]
+            vertices.append(p)
+            faces.append(prim.indices.astype(np.int64).reshape(-1, 3) + offset)
+            owners.append(np.full(len(faces[-1]), index))
+            offset += len(p)
+    vertices, faces, owners = np.concatenate(vertices), np.concatenate(faces), np.concatenate(owners)
+    names = [node.name for node in asset.nodes]
+    part = np.isin(owners, [i for i, name in enumerate(names) if name == spot.part])
+    if not part.any():
+        raise ValueError(f"hotspot {spot.id!r}: no part {spot.part!r} in {asset.nodes[0].name}")
+    used = vertices[np.unique(faces[part])]
+    direction = np.asarray(spot.direction, dtype=np.float64) / np.linalg.norm(spot.direction)
+    origin = (used.min(axis=0) + used.max(axis=0)) / 2 + spot.offset - 10.0 * direction
+    face, distance = ray_hit(vertices, faces, origin, direction)
+    if face < 0 or names[owners[face]] != spot.part:
+        found = "nothing" if face < 0 else names[owners[face]]
+        raise ValueError(f"hotspot {spot.id!r}: the ray meets {found}, not {spot.part!r}")
+    a, b, c = vertices[faces[face]]
+    normal = np.cross(b - a, c - a)
+    normal /= np.linalg.norm(normal)
+    if normal @ direction > 0:  # the side the ray came from
+        normal = -normal
+    position = origin + distance * direction
+    return {
+        "id": spot.id,
+        "label": spot.label,
+        "text": spot.text,
+        "position": [round(float(x), 4) + 0.0 for x in position],
+        "normal": [round(float(x), 4) + 0.0 for x in normal],
+    }
+
+
+DOWN, BACK, LEFT = (0.0, -1.0, 0.0), (0.0, 0.0, -1.0), (-1.0, 0.0, 0.0)
+HOTSPOTS = {
+    "chair": (
+        Hotspot("seat", "Upholstered seat", "Sage wool-blend cover over 6 cm of foam; the cover zips off for cleaning.", "Seat", DOWN, (0.0, 0.0, 0.08)),
+        Hotspot("back", "Oak back rail", "Solid oak, oiled; mortise-and-tenon joints into the back posts.", "Back", BACK, (0.0, 0.115, 0.0)),
+        Hotspot("legs", "Solid oak legs", "3.5 cm square oak legs with felt pads; seat height 49 cm.", "Legs", BACK, (0.19, 0.0, 0.0)),
+    ),
+    "sofa": (
+        Hotspot("cushions", "Seat cushions", "Pocket springs wrapped in foam; covers in Oat or Slate weave, removable.", "SeatCushions", DOWN),
+        Hotspot("back", "Back cushions", "Feather-filled back cushions, tilted 10 degrees for a relaxed sit.", "BackCushions", BACK),
+        Hotspot("arm", "Padded arms", "18 cm wide arms, firm enough to sit on.", "Frame", DOWN, (0.91, 0.0, 0.0)),
+        Hotspot("legs", "Walnut legs", "Turned solid walnut, 10 cm: room for a robot vacuum underneath.", "Legs", BACK, (0.92, 0.0, 0.0)),
+    ),
+    "watch": (
+        Hotspot("dial", "Printed dial", "Sunray dial with applied indices, sapphire crystal.", "Face", BACK),
+        Hotspot("crown", "Screw-down crown", "Water resistant to 50 m.", "Case", LEFT),
+        Hotspot("strap", "Leather strap", "Vegetable-tanned leather, fits a 16 cm wrist.", "Strap", DOWN),
+    ),
+    "hat": (
+        Hotspot("crown", "Pinched crown", "Wool felt, 11 cm crown with a teardrop pinch.", "Crown", DOWN),
+        Hotspot("band", "Grosgrain band", "2.2 cm grosgrain ribbon, stitched.", "Band", BACK),
+        Hotspot("brim", "Snap brim", "7 cm brim that lifts at the edge.", "Brim", DOWN, (0.0, 0.0, 0.126)),
+    ),
+    "ring": (Hotspot("stone", "Round brilliant diamond", "0.3 carat, colour G, clarity VS1, in a platinum cup setting.", "Stone", DOWN),),
+    "lipstick": (
+        Hotspot("bullet", "Satin bullet", "Slanted tip for a precise line.", "Bullet", DOWN),
+        Hotspot("case", "Gold case", "Refillable metal case.", "Case", BACK),
+    ),
+}
+
+
 # --- catalogue ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Product:
@@ -838,11 +943,12 @@ def generate(out_dir: Path = HERE) -> dict[str, bytes]:
             data = write_glb(asset)
             lo, hi = asset.bounds()
             variants = list(asset.variants)
+            hotspots = [place_hotspot(asset, spot) for spot in HOTSPOTS.get(product.category, ())]
         else:
             positions, colours = vase_points()
             data = ply_bytes(positions, colours, "procedural glazed vase scan, metres, +Y up (asset_pipeline samples)")
             lo, hi = positions.min(axis=0).astype(np.float64), positions.max(axis=0).astype(np.float64)
-            variants = []
+            variants, hotspots = [], []
         files[product.file] = data
         catalogue.append(
             {
@@ -855,6 +961,7 @@ def generate(out_dir: Path = HERE) -> dict[str, bytes]:
                 "dimensions_m": _dimensions(lo, hi),
                 "variants": variants,
                 "description": product.description,
+                "hotspots": hotspots,
             }
         )
     files["products.json"] = (json.dumps({"products": catalogue}, indent=2) + "\n").encode()

@@ -124,6 +124,25 @@ def test_vase_is_a_coloured_point_cloud():
     assert np.allclose(prim.colors[:, :3] ** (1 / 2.2) * 255, colours, atol=12)  # sRGB bytes in, linear out
 
 
+def test_hotspots_lie_on_the_model_surfaces():
+    """Each hotspot's position is on its model's surface (metres, the normalized frame), its normal is the
+    surface's there, and the catalogue entry is valid input for the service."""
+    import trimesh
+
+    from immersive.api.schemas import ProductFields
+
+    annotated = [e for e in CATALOGUE if e["hotspots"]]
+    assert {"chair", "sofa", "watch", "hat"} <= {e["category"] for e in annotated}
+    for entry in annotated:
+        ProductFields.model_validate({"name": entry["name"], "hotspots": entry["hotspots"]})
+        mesh = trimesh.load(SAMPLES / entry["file"], force="scene").to_geometry()
+        positions = np.array([h["position"] for h in entry["hotspots"]])
+        _, distance, triangle = trimesh.proximity.closest_point(mesh, positions)
+        assert distance.max() < 1e-4, (entry["file"], distance)  # within 0.1 mm (the positions are rounded to it)
+        facing = np.einsum("ij,ij->i", mesh.face_normals[triangle], [h["normal"] for h in entry["hotspots"]])
+        assert facing.min() > 0.98, (entry["file"], facing)
+
+
 def test_samples_pass_the_commerce_checks(assets):
     from asset_pipeline.checks.commerce import commerce_checks
 

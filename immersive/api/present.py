@@ -107,6 +107,7 @@ def _common(product: Product, version: AssetVersion | None, urls: Urls) -> dict:
         currency=product.currency,
         product_url=product.product_url,
         variants=product.variants,
+        hotspots=product.hotspots,
         has_ar=version is not None,
         has_tryon=version is not None and category.tryon,
         asset=asset_summary(version, urls),

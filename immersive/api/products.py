@@ -17,10 +17,10 @@ from .present import Urls, product_out
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
 
 
-def _columns(fields: dict[str, Any]) -> dict[str, Any]:
-    """Validated input fields -> column values."""
+def product_columns(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validated input fields (ProductIn/ProductPatch dumped as JSON) -> column values."""
     out = dict(fields)
-    for name in ("sku", "name", "description", "category", "status", "variants"):
+    for name in ("sku", "name", "description", "category", "status", "variants", "hotspots"):
         if name in out and out[name] is None:
             raise InvalidRequest(f"{name} cannot be null")
     if "dimensions_m" in out:
@@ -39,7 +39,7 @@ def _columns(fields: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=schemas.ProductOut)
 def create_product(body: schemas.ProductIn, principal: WriterDep, session: SessionDep, runtime: RuntimeDep, base: BaseUrlDep):
-    product = queries.create_product(session, principal.merchant_id, _columns(body.model_dump(mode="json")))
+    product = queries.create_product(session, principal.merchant_id, product_columns(body.model_dump(mode="json")))
     session.commit()
     return product_out(product, None, Urls(runtime.storage, base))
 
@@ -78,7 +78,7 @@ def update_product(
     product_id: str, body: schemas.ProductPatch, principal: WriterDep, session: SessionDep, runtime: RuntimeDep, base: BaseUrlDep
 ):
     product = queries.get_product(session, principal.merchant_id, product_id)
-    queries.update_product(session, product, _columns(body.model_dump(mode="json", exclude_unset=True)))
+    queries.update_product(session, product, product_columns(body.model_dump(mode="json", exclude_unset=True)))
     session.commit()
     return product_out(product, current_versions(session, [product]).get(product.id), Urls(runtime.storage, base))
 

@@ -3,9 +3,10 @@ set, outputs say what it gets back (ids, derived fields, URLs), so neither leaks
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
@@ -48,6 +49,47 @@ class Variant(BaseModel):
     price: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
 
 
+Coordinate = Annotated[float, Field(allow_inf_nan=False, gt=-1e4, lt=1e4)]
+Vector3 = tuple[Coordinate, Coordinate, Coordinate]
+MAX_HOTSPOTS = 50
+
+
+class Hotspot(BaseModel):
+    """A point of interest the viewer marks on the product; opening it shows `label` and `text`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="unique within the product (analytics name it)")
+    label: str = Field(min_length=1, max_length=100, description="short title on the marker")
+    text: str = Field(default="", max_length=2000, description="what opening the marker shows")
+    position: Vector3 = Field(
+        description="[x, y, z] metres in the product's normalized frame: origin at the bottom centre, +Y up, front +Z"
+    )
+    normal: Vector3 | None = Field(
+        default=None, description="unit vector out of the surface at `position` (the marker hides when it faces away); null = always shown"
+    )
+
+    @field_validator("normal")
+    @classmethod
+    def _unit_length(cls, value: Vector3 | None) -> Vector3 | None:
+        if value is None:
+            return None
+        length = math.sqrt(sum(c * c for c in value))
+        if abs(length - 1.0) > 1e-3:
+            raise ValueError(f"normal must be a unit vector; its length is {length:.6g}")
+        return (value[0] / length, value[1] / length, value[2] / length)
+
+
+def _check_hotspots(value: list[Hotspot] | None) -> list[Hotspot] | None:
+    if value is None:
+        return None
+    ids = [h.id for h in value]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"hotspot ids must be unique within the product; repeated: {', '.join(repeated)}")
+    return value
+
+
 def _check_category(value: str | None) -> str | None:
     if value is None:
         return None
@@ -68,9 +110,11 @@ class ProductFields(BaseModel):
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217")
     product_url: HttpUrl | None = None
     variants: list[Variant] = Field(default_factory=list, max_length=200)
+    hotspots: list[Hotspot] = Field(default_factory=list, max_length=MAX_HOTSPOTS, description="annotations the viewer shows on the model")
     status: ProductStatus = "draft"
 
     _category = field_validator("category")(_check_category)
+    _hotspots = field_validator("hotspots")(_check_hotspots)
 
 
 class ProductIn(ProductFields):
@@ -91,9 +135,11 @@ class ProductPatch(BaseModel):
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     product_url: HttpUrl | None = None
     variants: list[Variant] | None = Field(default=None, max_length=200)
+    hotspots: list[Hotspot] | None = Field(default=None, max_length=MAX_HOTSPOTS, description="replaces the whole list")
     status: ProductStatus | None = None
 
     _category = field_validator("category")(_check_category)
+    _hotspots = field_validator("hotspots")(_check_hotspots)
 
 
 class FileOut(BaseModel):
@@ -164,6 +210,7 @@ class ProductOut(BaseModel):
     currency: str | None
     product_url: str | None
     variants: list[Variant]
+    hotspots: list[Hotspot]
     status: ProductStatus
     has_ar: bool
     has_tryon: bool
@@ -185,6 +232,7 @@ class PublicProductOut(BaseModel):
     currency: str | None
     product_url: str | None
     variants: list[Variant]
+    hotspots: list[Hotspot]
     has_ar: bool
     has_tryon: bool
     asset: AssetSummary | None

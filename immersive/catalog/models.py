@@ -102,6 +102,9 @@ class Product(Base):
     currency: Mapped[str | None] = mapped_column(String(3), default=None)
     product_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     variants: Mapped[list[Any]] = mapped_column(default=list)
+    hotspots: Mapped[list[Any]] = mapped_column(
+        default=list, server_default="[]", doc="[{id, label, text, position, normal}], metres in the normalized frame"
+    )
     status: Mapped[str] = mapped_column(String(20), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

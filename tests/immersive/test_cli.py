@@ -40,7 +40,7 @@ def _runtime():
 
 def test_merchant_create_and_db_upgrade(env):
     result = runner.invoke(app, ["db", "upgrade"])
-    assert result.exit_code == 0 and "revision 0004" in result.stdout
+    assert result.exit_code == 0 and "revision 0005" in result.stdout
     swept = runner.invoke(app, ["gc"])
     assert swept.exit_code == 0 and "0 pending uploads, 0 spool files removed" in swept.stdout
     created = runner.invoke(app, ["merchant", "create", "Gamma Home"])
@@ -95,6 +95,11 @@ def test_samples_ingests_once(env, tmp_path):
     first = runner.invoke(app, ["samples", "--directory", str(folder)])
     assert first.exit_code == 0, first.output
     assert first.stdout.count("succeeded") == 2 and "imk_" in first.stdout  # demo merchant created, key shown
+    assert [p["file"] for p in picked] == ["ring.glb", "sofa.glb"]
+    # products.json changed since: the skipped products' fields follow it (no new version).
+    picked[1]["hotspots"][0]["label"] = "Deep seat cushions"
+    picked[1]["price"] = "1199.00"
+    (folder / "products.json").write_text(json.dumps({"products": picked}))
     second = runner.invoke(app, ["samples", "--directory", str(folder)])
     assert second.exit_code == 0 and second.stdout.count("skipped") == 2 and "imk_" not in second.stdout
 
@@ -108,7 +113,12 @@ def test_samples_ingests_once(env, tmp_path):
         assert listing["total"] == 2
         sofa = client.get("/api/v1/public/products/demo/SF-5002").json()
         assert sofa["variants"] == [{"name": "Oat", "sku": None, "price": None}, {"name": "Slate", "sku": None, "price": None}]
-        assert sofa["asset"]["variants"] == ["Oat", "Slate"] and sofa["price"] == "1299.00"
+        assert sofa["asset"]["variants"] == ["Oat", "Slate"] and sofa["price"] == "1199.00"
+        assert [h["id"] for h in sofa["hotspots"]] == [h["id"] for h in picked[1]["hotspots"]]
+        assert sofa["hotspots"][0]["label"] == "Deep seat cushions"
+        assert sofa["hotspots"][0]["position"] == picked[1]["hotspots"][0]["position"]
+        ring = client.get("/api/v1/public/products/demo/RG-3003").json()
+        assert ring["hotspots"] == [{**h, "normal": pytest.approx(h["normal"], abs=1e-3)} for h in picked[0]["hotspots"]]
     runtime.close()
 
 

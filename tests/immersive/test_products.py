@@ -122,3 +122,55 @@ def test_list_pagination_filters_and_search(service):
     assert glasses["has_tryon"] and glasses["placement"] == "face"
     assert glasses["asset"]["version"] == 1 and urlsplit(glasses["asset"]["model_url"]).path.endswith("/model.glb")
     assert service.client.get("/api/v1/products", params={"per_page": 500}, headers=a.headers).status_code == 422
+
+
+def _hotspot(id_: str, position=(0.0, 0.49, 0.08), normal=(0.0, 1.0, 0.0), **fields) -> dict:
+    return {"id": id_, "label": fields.pop("label", f"Spot {id_}"), "text": "", "position": list(position), "normal": normal, **fields}
+
+
+def test_hotspots_are_kept_validated_and_public(service):
+    a = service.a
+    seat = _hotspot("seat", text="Sage wool-blend cover")
+    legs = _hotspot("legs", (0.19, 0.215, 0.225), [0.0, 0.0, 0.9996])  # rounded: stored as a unit vector
+    created = service.product(a, "CH-1", name="Oak chair", status="published", hotspots=[seat, legs])
+    assert created["hotspots"] == [
+        {"id": "seat", "label": "Spot seat", "text": "Sage wool-blend cover", "position": [0.0, 0.49, 0.08], "normal": [0.0, 1.0, 0.0]},
+        {"id": "legs", "label": "Spot legs", "text": "", "position": [0.19, 0.215, 0.225], "normal": [0.0, 0.0, 1.0]},
+    ]
+    public = service.client.get(f"/api/v1/public/products/{a.slug}/CH-1").json()
+    assert public["hotspots"] == created["hotspots"]
+
+    # PATCH replaces the list; a hotspot without a normal is always shown.
+    back = _hotspot("back", (0.0, 0.735, -0.1965), None)
+    patched = service.client.patch(f"/api/v1/products/{created['id']}", json={"hotspots": [back]}, headers=a.headers)
+    assert patched.status_code == 200 and [h["id"] for h in patched.json()["hotspots"]] == ["back"]
+    assert patched.json()["hotspots"][0]["normal"] is None
+    assert service.client.get(f"/api/v1/public/products/{a.slug}/CH-1").json()["hotspots"] == patched.json()["hotspots"]
+    untouched = service.client.patch(f"/api/v1/products/{created['id']}", json={"name": "Ash chair"}, headers=a.headers)
+    assert untouched.json()["hotspots"] == patched.json()["hotspots"]
+    assert service.client.patch(f"/api/v1/products/{created['id']}", json={"hotspots": []}, headers=a.headers).json()["hotspots"] == []
+    assert service.product(a, "CH-2")["hotspots"] == []
+
+    def refused(hotspots, reason: str):
+        response = service.client.patch(f"/api/v1/products/{created['id']}", json={"hotspots": hotspots}, headers=a.headers)
+        assert response.status_code == 422, (hotspots, response.text)
+        assert response.json()["error"] == "invalid_request" and reason in str(response.json()["detail"]), response.text
+
+    refused([_hotspot("a"), _hotspot("b"), _hotspot("a")], "repeated: a")
+    refused([_hotspot(f"h{i}") for i in range(51)], "at most 50")
+    refused([_hotspot("a", normal=[0.0, 0.0, 0.0])], "unit vector")
+    refused([_hotspot("a", normal=[0.0, 0.5, 0.0])], "unit vector")
+    refused([_hotspot("a", position=[0.0, 1e9, 0.0])], "less than 10000")
+    refused([_hotspot("a", position=[0.0, 1.0])], "position")
+    refused([_hotspot("a", colour="red")], "Extra inputs are not permitted")
+    refused([_hotspot("has space")], "pattern")
+    refused([_hotspot("a", label="")], "label")
+    refused(None, "hotspots cannot be null")
+    # JSON itself has no NaN or Infinity, but Python's parser accepts them: they are refused, not stored.
+    nan = service.client.patch(
+        f"/api/v1/products/{created['id']}",
+        content=b'{"hotspots": [{"id": "a", "label": "A", "position": [NaN, 0, 0]}]}',
+        headers={**a.headers, "Content-Type": "application/json"},
+    )
+    assert nan.status_code == 422 and "finite" in nan.text
+    assert service.client.get(f"/api/v1/products/{created['id']}", headers=a.headers).json()["hotspots"] == []
