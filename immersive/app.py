@@ -1,6 +1,6 @@
 """`create_app(settings)`: the FastAPI application. Routers per resource under immersive/api/, errors as
-{"error": code, "detail": message}, request latency metrics, and in the embedded deployment the
-migrations and the job worker started with the app."""
+{"error": code, "detail": message}, request latency metrics, CORS for what pages on any site may fetch,
+and in the embedded deployment the migrations and the job worker started with the app."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from asset_pipeline.errors import PipelineError
 
-from .api import assets, files, health, jobs, merchants, products, public, uploads
+from .api import assets, events, files, health, jobs, merchants, products, public, schemas, uploads, viewer
 from .api.cache import PublicCache
 from .config import Settings
 from .errors import DomainError, RangeNotSatisfiable
@@ -61,8 +64,54 @@ class LatencyMiddleware:
             ).observe(time.perf_counter() - start)
 
 
+class PublicCORS:
+    """CORS for what pages on any site may use, so the viewer embeds anywhere: the viewer's files, asset
+    files and the public API (GET/HEAD), and event ingestion (POST, with its preflight). No credentials
+    (`*`); the merchant API gets no CORS headers."""
+
+    READ_PREFIXES = ("/viewer/", "/files/", "/api/v1/public/")
+    EVENTS_PATH = "/api/v1/events"
+
+    def __init__(self, app):
+        self.app = app
+        self.reads = CORSMiddleware(
+            app, allow_origins=["*"], allow_methods=["GET", "HEAD"], allow_headers=["Range"],
+            expose_headers=["Content-Range", "Accept-Ranges", "ETag"], max_age=86400,
+        )
+        self.events = CORSMiddleware(app, allow_origins=["*"], allow_methods=["POST"], allow_headers=["Content-Type"], max_age=86400)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            if scope["path"] == self.EVENTS_PATH and scope["method"] in ("POST", "OPTIONS"):
+                return await self.events(scope, receive, send)
+            if scope["path"].startswith(self.READ_PREFIXES):
+                return await self.reads(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+# Bodies that routes read themselves (several content types on one route); their operations name them by
+# $ref, so the OpenAPI document must carry them.
+SELF_PARSED_BODIES: tuple[type[BaseModel], ...] = (schemas.UploadCreateIn, schemas.EventBatch)
+
+
+def _add_body_schemas(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            spec = generate()
+            _, defs = models_json_schema([(m, "validation") for m in SELF_PARSED_BODIES], ref_template="#/components/schemas/{model}")
+            known = spec.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in defs.get("$defs", {}).items():
+                known.setdefault(name, schema)
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or (runtime.settings if runtime else Settings())
+    viewer.check_web_viewer(settings.web_viewer_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -101,9 +150,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Metrics exist before the runtime (the middleware stack is built at the first request).
     metrics_holder = _MetricsProxy(app)
     app.add_middleware(LatencyMiddleware, metrics=metrics_holder)
+    app.add_middleware(PublicCORS)
 
-    for module in (merchants, products, uploads, assets, jobs, public, files, health):
+    for module in (merchants, products, uploads, assets, jobs, public, files, events, viewer, health):
         app.include_router(module.router)
+    _add_body_schemas(app)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError):

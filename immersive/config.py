@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from asset_pipeline.limits import Limits
 
+REPO_WEB_VIEWER = Path(__file__).resolve().parent.parent / "web_viewer"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IMMERSIVE_", env_file=".env", extra="ignore")
@@ -40,6 +42,10 @@ class Settings(BaseSettings):
 
     public_base_url: str | None = Field(
         default=None, description="absolute base of the URLs the API hands out; unset = taken from each request"
+    )
+    web_viewer_dir: Path = Field(
+        default=REPO_WEB_VIEWER,
+        description="the browser side served under /viewer/ and /p/; its node_modules/three (scripts/setup.sh) must exist",
     )
     public_cache_seconds: float = Field(
         default=1.0,

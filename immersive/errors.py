@@ -41,6 +41,11 @@ class InvalidRequest(DomainError):
     status = 422
 
 
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status = 415
+
+
 class TooLarge(DomainError):
     code = "limit_exceeded"  # the pipeline's code for the same problem
     status = 413

@@ -21,7 +21,7 @@ ASSET_KEY = re.compile(r"^assets/[0-9a-f]{2}/([0-9a-f]{64})/[A-Za-z0-9._-]+$")
 SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
     if header.strip() == "*":
@@ -68,7 +68,7 @@ def download(key: str, request: Request, runtime: RuntimeDep):
         "Accept-Ranges": "bytes",
         "Content-Type": content_type_for(key),
     }
-    if _etag_matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})
     span = _range(request.headers.get("range"), size)
     if_range = request.headers.get("if-range")

@@ -16,6 +16,7 @@ from ..catalog.assets import current_versions
 from ..catalog.merchants import get_merchant_by_slug
 from ..catalog.products import ProductFilter
 from ..errors import DomainError, NotFound
+from ..runtime import Runtime
 from . import schemas
 from .deps import BaseUrlDep, RuntimeDep
 from .present import Urls, public_product_out
@@ -67,8 +68,10 @@ async def list_published(
     return _json(await request.app.state.public_cache.get(merchant_slug, key, build))
 
 
-@router.get("/{merchant_slug}/{sku}", response_model=schemas.PublicProductOut, responses=ERRORS)
-async def read_published(merchant_slug: str, sku: str, request: Request, runtime: RuntimeDep, base: BaseUrlDep):
+async def published_product(request: Request, runtime: Runtime, base: str, merchant_slug: str, sku: str) -> tuple[int, bytes]:
+    """(status, JSON body) of a published product, as GET .../{merchant}/{sku} answers it (also inlined in
+    the product page): a PublicProductOut, or an ErrorOut with the reason (404)."""
+
     def build(session: Session) -> tuple[int, bytes]:
         try:
             merchant = get_merchant_by_slug(session, merchant_slug)
@@ -80,4 +83,9 @@ async def read_published(merchant_slug: str, sku: str, request: Request, runtime
         version = current_versions(session, [product]).get(product.id)
         return 200, public_product_out(product, merchant.slug, version, Urls(runtime.storage, base)).model_dump_json().encode()
 
-    return _json(await request.app.state.public_cache.get(merchant_slug, ("product", merchant_slug, base, sku), build))
+    return await request.app.state.public_cache.get(merchant_slug, ("product", merchant_slug, base, sku), build)
+
+
+@router.get("/{merchant_slug}/{sku}", response_model=schemas.PublicProductOut, responses=ERRORS)
+async def read_published(merchant_slug: str, sku: str, request: Request, runtime: RuntimeDep, base: BaseUrlDep):
+    return _json(await published_product(request, runtime, base, merchant_slug, sku))

@@ -8,10 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, field_validator
 
 from asset_pipeline.categories import get_category
 from asset_pipeline.errors import PipelineError
+
+from ..catalog.merchants import SLUG
 
 T = TypeVar("T")
 
@@ -332,3 +334,98 @@ class KeyOut(BaseModel):
 class MeOut(BaseModel):
     merchant: MerchantOut
     key: KeyOut
+
+
+# --- analytics events ----------------------------------------------------------------------------------
+# The one list of event types the ingestion endpoint accepts, with what each means and the props viewers
+# send with it. New features add theirs here.
+EVENT_TYPES: dict[str, str] = {
+    "view": "the product was shown (props: page = product | embed)",
+    "poster_shown": "the pipeline's poster is on screen (props: ms since navigation)",
+    "model_loaded": "the first 3D model is on screen (props: ms, level, bytes)",
+    "lod_loaded": "a level of detail arrived (props: level, ms, bytes)",
+    "ar_offered": "an AR path is available on this device (props: mode = webxr | quicklook | scene-viewer)",
+    "ar_started": "the shopper entered AR (props: mode, placement)",
+    "ar_placed": "the product was placed in the room at true scale (props: placement, ms)",
+    "ar_failed": "AR could not start or place (props: reason, detail)",
+    "ar_ended": "the AR session ended (props: duration_ms, placed)",
+    "variant_switched": "another KHR_materials_variants variant was chosen (props: variant, from)",
+    "hotspot_opened": "a hotspot was opened (props: hotspot = its id)",
+    "dimensions_shown": "the dimensions overlay was shown (props: units = metric | imperial)",
+    "add_to_cart": "the add-to-cart button was used (props: source, variant)",
+    "xr_started": "a headset session started (props: mode, reference_space)",
+    "xr_ended": "a headset session ended (props: mode, duration_ms, grabs)",
+}
+EventType = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
+MAX_EVENTS_PER_BATCH = 100
+MAX_EVENT_PROPS = 20
+EVENT_SESSION_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+
+MAX_PROP_CHARS = 200
+PropName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,40}$")]
+
+
+class EventIn(BaseModel):
+    """One analytics event as a viewer sends it. Fields not listed here are dropped."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: EventType = Field(description="what happened: " + "; ".join(f"{name}: {meaning}" for name, meaning in EVENT_TYPES.items()))
+    session: str = Field(
+        pattern=EVENT_SESSION_PATTERN,
+        description="pseudonymous random id of the browser tab's session (no cookie, never tied to a person)",
+    )
+    merchant: str = Field(pattern=SLUG.pattern, description="merchant slug")
+    sku: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[^\s/]+$", description="the product's SKU, if the event is about one")
+    ts: float = Field(ge=0, lt=1e14, allow_inf_nan=False, description="when it happened: ms since the epoch by the client's clock")
+    props: dict[PropName, Any] = Field(
+        default_factory=dict,
+        max_length=MAX_EVENT_PROPS,
+        description=f"flat details: at most {MAX_EVENT_PROPS}, named with letters, digits and _ (up to 40), each a string "
+        f"(up to {MAX_PROP_CHARS} characters), a finite number, a boolean or null",
+    )
+
+    @field_validator("props")
+    @classmethod
+    def _flat_values(cls, props: dict[str, Any]) -> dict[str, Any]:
+        for name, value in props.items():
+            if isinstance(value, str):
+                if len(value) > MAX_PROP_CHARS:
+                    raise ValueError(f"props.{name}: a string of {len(value)} characters; at most {MAX_PROP_CHARS}")
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    raise ValueError(f"props.{name}: numbers must be finite")
+            elif isinstance(value, int) and not isinstance(value, bool):
+                if abs(value) > 2**53:
+                    raise ValueError(f"props.{name}: integers beyond 2^53 lose precision in JavaScript")
+            elif value is not None and not isinstance(value, bool):
+                raise ValueError(f"props.{name}: a string, number, boolean or null, not {type(value).__name__}")
+        return props
+
+
+class EventBatch(BaseModel):
+    """The body of POST /api/v1/events (as application/json, or as text/plain as sendBeacon sends it)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
+
+
+class EventsAcceptedOut(BaseModel):
+    accepted: int = Field(description="events stored")
+
+
+class EventOut(BaseModel):
+    id: int = Field(description="increasing in the order events were received")
+    type: str
+    session: str
+    merchant: str
+    sku: str | None
+    ts: float = Field(description="ms since the epoch by the client's clock")
+    props: dict[str, Any]
+    received_at: datetime
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_after: int | None = Field(description="pass as `after` for the next page; null when there are no more")

@@ -28,7 +28,7 @@ from python_multipart.multipart import parse_options_header
 from ..catalog import products as product_queries
 from ..catalog.merchants import Principal
 from ..catalog.uploads import find_by_idempotency_key, get_upload
-from ..errors import Conflict, InvalidRequest, TooLarge
+from ..errors import Conflict, InvalidRequest, TooLarge, UnsupportedMediaType
 from ..ingest import Accepted, SpoolWriter, UploadOptions, accept, new_upload, replay, spool_chunks, spool_path
 from ..runtime import Runtime
 from ..storage import incoming_key
@@ -173,10 +173,7 @@ async def create_upload(
             raise InvalidRequest(exc.errors(include_url=False, include_input=False)) from None
         return await run_in_threadpool(_create_two_step, runtime, principal, body, idempotency_key, base)
     if content_type != b"multipart/form-data" or b"boundary" not in params:
-        return JSONResponse(
-            {"error": "unsupported_media_type", "detail": "send multipart/form-data (direct) or application/json (two-step)"},
-            status_code=415,
-        )
+        raise UnsupportedMediaType("send multipart/form-data (direct) or application/json (two-step)")
     limit = runtime.settings.upload_limit_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:

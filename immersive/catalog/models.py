@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -233,3 +233,26 @@ class StageStat(Base):
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer, default=0)
     seconds: Mapped[float] = mapped_column(Float, default=0.0, doc="sum of the durations counted in this bucket")
+
+
+class Event(Base):
+    """One analytics event from a viewer (POST /api/v1/events): what happened, to which product, in which
+    pseudonymous session. No personal data: the session id is a random per-tab id the viewer makes."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_merchant", "merchant_id", "id"),
+        Index("ix_events_merchant_type", "merchant_id", "type", "id"),
+        Index("ix_events_merchant_sku", "merchant_id", "sku", "id"),
+        Index("ix_events_merchant_session", "merchant_id", "session", "id"),
+    )
+
+    # 64-bit on PostgreSQL (analytics outgrow 2^31 rows); SQLite's rowid is 64-bit already.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"))
+    sku: Mapped[str | None] = mapped_column(String(100), default=None, doc="the product's SKU when it was sent")
+    session: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(40))
+    props: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    client_ts: Mapped[float] = mapped_column(Float, doc="ms since the epoch by the client's clock")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

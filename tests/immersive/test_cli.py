@@ -40,7 +40,7 @@ def _runtime():
 
 def test_merchant_create_and_db_upgrade(env):
     result = runner.invoke(app, ["db", "upgrade"])
-    assert result.exit_code == 0 and "revision 0005" in result.stdout
+    assert result.exit_code == 0 and "revision 0006" in result.stdout
     swept = runner.invoke(app, ["gc"])
     assert swept.exit_code == 0 and "0 pending uploads, 0 spool files removed" in swept.stdout
     created = runner.invoke(app, ["merchant", "create", "Gamma Home"])

@@ -33,9 +33,21 @@ def test_healthz_and_openapi(service):
         "/api/v1/jobs/{job_id}/events",
         "/api/v1/public/products/{merchant_slug}/{sku}",
         "/files/{key}",
+        "/api/v1/events",
+        "/p/{merchant_slug}/{sku}",
+        "/viewer/vendor/three/{path}",
+        "/viewer/{path}",
     } <= paths
     upload_body = spec["paths"]["/api/v1/uploads"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(upload_body)
+    events_body = spec["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]
+    assert set(events_body) == {"application/json", "text/plain"}
+    # Every schema an operation names is in the document (bodies the routes parse themselves too).
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert refs <= set(spec["components"]["schemas"]), refs - set(spec["components"]["schemas"])
+    assert {"UploadCreateIn", "EventBatch", "EventIn"} <= refs
+    event_type = spec["components"]["schemas"]["EventIn"]["properties"]["type"]
+    assert "hotspot_opened" in event_type["enum"] and "hotspot_opened: a hotspot was opened" in event_type["description"]
     assert service.client.get("/docs").status_code == 200
 
 
@@ -64,7 +76,7 @@ def test_migrations_match_the_models_on_both_databases(request, tmp_path):
     for url in urls:
         engine = make_engine(url)
         upgrade(engine)
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0006"
         upgrade(engine)  # running again is a no-op
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
@@ -123,5 +135,5 @@ def test_processes_starting_together_migrate_once(request, tmp_path):
         errors = [p.communicate(timeout=120)[1].decode() for p in processes]
         assert all(p.returncode == 0 for p in processes), errors
         engine = make_engine(url)
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0006"
         engine.dispose()
