@@ -24,6 +24,8 @@ export const CHROMIUM_ARGS = [
   '--use-angle=gl-egl', '--ignore-gpu-blocklist', '--enable-gpu',
 ];
 
+const SCENARIO_TIMEOUT_MS = Number(process.env.IMMERSIVE_SCENARIO_TIMEOUT_MS || 150000);
+
 export async function launchChromium() {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }
@@ -31,7 +33,10 @@ export async function launchChromium() {
 // Watches a page and records what went wrong on it, tagged with the page's label.
 function watch(page, label, problems) {
   const add = (kind, text) => problems.push({ page: label, kind, text: String(text).slice(0, 2000) });
-  page.on('console', (msg) => { if (msg.type() === 'error') add('console', `${msg.text()} @ ${msg.location().url || ''}`); });
+  page.on('console', (msg) => {
+    const where = msg.location().url || '';
+    if (msg.type() === 'error' && new URL(where || 'about:blank').pathname !== '/favicon.ico') add('console', `${msg.text()} @ ${where}`);
+  });
   page.on('pageerror', (err) => add('pageerror', err.stack || err.message));
   page.on('requestfailed', (req) => {
     const reason = req.failure()?.errorText || 'failed';
@@ -39,7 +44,10 @@ function watch(page, label, problems) {
     if (reason === 'net::ERR_ABORTED' && page.isClosed()) return;
     add('requestfailed', `${req.method()} ${req.url()}: ${reason}`);
   });
-  page.on('response', (res) => { if (res.status() >= 400) add('http', `${res.request().method()} ${res.url()}: ${res.status()}`); });
+  page.on('response', (res) => {
+    // The browser asks for /favicon.ico by itself; the pages do not reference one.
+    if (res.status() >= 400 && new URL(res.url()).pathname !== '/favicon.ico') add('http', `${res.request().method()} ${res.url()}: ${res.status()}`);
+  });
 }
 
 async function main() {
@@ -66,7 +74,12 @@ async function main() {
         return page;
       },
     };
-    const result = await scenario(ctx, args);
+    // A scenario stuck on a promise the page never settles must still end (and close Chromium).
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`scenario timed out after ${SCENARIO_TIMEOUT_MS} ms`)), SCENARIO_TIMEOUT_MS);
+    });
+    const result = await Promise.race([scenario(ctx, args), timeout]).finally(() => clearTimeout(timer));
     output = { ok: true, result: result ?? null, error: null };
   } catch (err) {
     output = { ok: false, result: null, error: err?.stack || String(err) };
