@@ -235,7 +235,9 @@ export class ImmersiveProduct extends HTMLElement {
     if (headset) {
       const vr = this.$('.vr');
       vr.hidden = false;
-      vr.addEventListener('click', () => new Headset(this.viewer, { analytics: this.analytics }).start());
+      vr.addEventListener('click', () => {
+        new Headset(this.viewer, { analytics: this.analytics }).start().catch((error) => this.#xrFailed(error));
+      });
     }
     let mode = null;
     if (!headset && await WebXRAR.isSupported()) mode = 'webxr';
@@ -243,7 +245,7 @@ export class ImmersiveProduct extends HTMLElement {
     if (mode === 'quick-look' && !product.asset.usdz_url) mode = null;
     const button = this.$('.ar');
     if (mode === 'webxr') {
-      button.addEventListener('click', () => this.#startWebXR(WebXRAR));
+      button.addEventListener('click', () => this.#startWebXR(WebXRAR).catch((error) => this.#xrFailed(error)));
     } else if (mode === 'quick-look') {
       const anchor = quickLookAnchor(product, { callToAction: this.callToAction, pageUrl: location.href });
       // The banner's button: Quick Look posts this message to the anchor.
@@ -284,6 +286,15 @@ export class ImmersiveProduct extends HTMLElement {
       overlay.classList.toggle('active', this.viewer.renderer.xr.isPresenting);
     }
     this.viewer.renderer.xr.addEventListener('sessionend', () => overlay.classList.remove('active'), { once: true });
+  }
+
+  // The XR features have already emitted ar_failed / xr_ended with the reason: tell the shopper, keep the 3D view.
+  #xrFailed(error) {
+    console.warn('immersive-product: immersive session failed:', error);
+    this.$('.status').textContent = error.reason === 'permission'
+      ? 'Camera access is needed for AR'
+      : 'AR could not start on this device';
+    setTimeout(() => { this.$('.status').textContent = ''; }, 4000);
   }
 
   #fail(status, message) {
