@@ -37,6 +37,8 @@ const VERTICAL_MAX_UP = Math.sin(THREE.MathUtils.degToRad(20));
 const NO_SURFACE_AFTER_MS = 15000;
 // A touch that moves less than this is a tap (place / move), more is a drag (turn).
 const DRAG_THRESHOLD_PX = 12;
+// The select ending a drag arrives within this long of its pointerup.
+const DRAG_SELECT_GRACE_MS = 300;
 // A drag across the whole screen width turns the product by this much.
 const TURN_PER_SCREEN = 1.5 * Math.PI;
 
@@ -80,6 +82,8 @@ export class WebXRAR extends EventTarget {
     this.turned = false;
     this.status = null;
     this.noSurfaceReported = false;
+    this.dragFrom = null;
+    this.dragEndedAt = null;
     this.#buildScene();
     const options = { requiredFeatures: ['hit-test'], optionalFeatures: ['local-floor', 'light-estimation'] };
     if (overlayElement) {
@@ -131,7 +135,7 @@ export class WebXRAR extends EventTarget {
     const viewer = this.viewer;
     this.scene = new THREE.Scene();
     this.scene.environment = viewer.scene.environment;
-    this.camera = new THREE.PerspectiveCamera();
+    this.camera = new THREE.PerspectiveCamera(50, 1, 0.02, 100); // near/far become the XR depth range
 
     // content (where it stands: position + upright orientation) > turn (the shopper's rotation about the
     // surface normal: local Y on a floor, local Z on a wall) > pivot (puts the product's contact point at
@@ -297,11 +301,19 @@ export class WebXRAR extends EventTarget {
     return null;
   }
 
+  // The XR select of a touch comes at its end, around its pointerup (in either order): a touch that
+  // dragged (still down, or just lifted) turned the product and is not a tap.
+  #isDragging() {
+    return Boolean(this.dragFrom?.dragged) || performance.now() - (this.dragEndedAt ?? -Infinity) < DRAG_SELECT_GRACE_MS;
+  }
+
   #onSelect() {
-    if (this.dragged || !this.lastHit) return; // the end of a turning drag, or no surface under the reticle
+    if (this.#isDragging() || !this.lastHit) return; // the end of a turning drag, or no surface under the reticle
     const first = !this.placed;
     this.content.position.copy(this.lastHit.position);
-    this.content.quaternion.copy(this.lastHit.orientation);
+    // Placing faces the product to the shopper; moving it on the floor keeps the way they turned it (on a
+    // wall it takes the new wall's orientation).
+    if (first || this.surface === 'vertical') this.content.quaternion.copy(this.lastHit.orientation);
     this.content.visible = true;
     this.placed = true;
     if (first) {
@@ -324,11 +336,15 @@ export class WebXRAR extends EventTarget {
     layer.dataset.arGestures = '';
     layer.style.cssText = 'position:absolute;inset:0;pointer-events:auto;touch-action:none;';
     layer.addEventListener('pointerdown', (event) => {
-      this.dragged = false;
-      this.dragFrom = { x: event.clientX, y: event.clientY, last: event.clientX };
+      this.dragFrom = { x: event.clientX, y: event.clientY, last: event.clientX, dragged: false };
     });
     layer.addEventListener('pointermove', (event) => this.#onDrag(event));
-    layer.addEventListener('pointerup', () => { this.dragFrom = null; });
+    const onUp = () => {
+      if (this.dragFrom?.dragged) this.dragEndedAt = performance.now();
+      this.dragFrom = null;
+    };
+    layer.addEventListener('pointerup', onUp);
+    layer.addEventListener('pointercancel', onUp);
     this.onBeforeSelect = (event) => {
       if (event.target !== layer) event.preventDefault();
     };
@@ -338,12 +354,11 @@ export class WebXRAR extends EventTarget {
     this.overlay = overlay;
   }
 
-  // The select that ends a drag comes after its pointer moves: `dragged` tells #onSelect to ignore it.
   #onDrag(event) {
     const from = this.dragFrom;
     if (!from) return;
-    if (!this.dragged && Math.hypot(event.clientX - from.x, event.clientY - from.y) > DRAG_THRESHOLD_PX) this.dragged = true;
-    if (!this.dragged || !this.placed) return;
+    if (!from.dragged && Math.hypot(event.clientX - from.x, event.clientY - from.y) > DRAG_THRESHOLD_PX) from.dragged = true;
+    if (!from.dragged || !this.placed) return;
     this.rotateBy(((event.clientX - from.last) / Math.max(window.innerWidth, 1)) * TURN_PER_SCREEN);
     from.last = event.clientX;
   }

@@ -121,7 +121,7 @@ export class Headset extends EventTarget {
       scene.add(floor);
     }
     this.scene = scene;
-    this.camera = new THREE.PerspectiveCamera();
+    this.camera = new THREE.PerspectiveCamera(50, 1, 0.02, 100); // near/far become the XR depth range
 
     this.content = new THREE.Group();
     this.content.name = 'xr-content';
