@@ -11,12 +11,12 @@ const RESOLUTION = 512;
 export class ContactShadow {
   /**
    * @param {object} options
-   * @param {number} [options.opacity=0.6] darkness of the shadow where the model touches the floor
+   * @param {number} [options.opacity=0.75] darkness of the shadow where the model touches the floor
    * @param {number} [options.blur=3.5] blur radius in texels of the 512x512 shadow texture
    * @param {number} [options.falloff=0.35] how far above the floor (as a fraction of the model's height,
    *   at least 5 cm) parts still cast shadow
    */
-  constructor({ opacity = 0.6, blur = 3.5, falloff = 0.35 } = {}) {
+  constructor({ opacity = 0.75, blur = 3.5, falloff = 0.35 } = {}) {
     this.options = { opacity, blur, falloff };
     this.group = new THREE.Group();
     this.group.name = 'contact-shadow';
