@@ -37,21 +37,22 @@ export function captureFloorY(capture) {
  * @param {object} options
  * @param {string} options.nodeModules web_viewer/node_modules
  * @param {'phone'|'quest3'|'vr-headset'} options.device
- * @param {string} [options.room='office_small'] a capture of @iwer/sem
+ * @param {string|null} [options.room='office_small'] a capture of @iwer/sem; null: no room and no
+ *   @iwer/sem, so the device cannot hit-test (requestHitTestSource fails), as one that cannot track surfaces
  * @param {{position: number[], quaternion: number[]}} [options.pose] the device's starting pose
- * @returns {Promise<{floorY: number}>} what the tests compare with
+ * @returns {Promise<{floorY: number|null}>} what the tests compare with
  */
 export async function installXR(page, { nodeModules, device, room = 'office_small', pose = null }) {
   if (!DEVICES[device]) throw new Error(`unknown device ${device}`);
   const read = (relative) => fs.readFileSync(path.join(nodeModules, relative), 'utf8');
-  const captureText = read(`@iwer/sem/captures/${room}.json`);
-  const floorY = captureFloorY(JSON.parse(captureText));
+  const captureText = room ? read(`@iwer/sem/captures/${room}.json`) : null;
+  const floorY = room ? captureFloorY(JSON.parse(captureText)) : null;
   const setup = `
 ;(() => {
   const device = new IWER.XRDevice(${DEVICES[device]});
   device.installRuntime({ forceInstall: true }); // headless Chromium has a navigator.xr of its own
-  device.installSEM(IWER_SEM.SyntheticEnvironmentModule);
-  device.sem.loadEnvironment(${captureText});
+  ${room ? `device.installSEM(IWER_SEM.SyntheticEnvironmentModule);
+  device.sem.loadEnvironment(${captureText});` : ''}
   const pose = ${JSON.stringify(pose)};
   if (pose) {
     device.position.set(...pose.position);
@@ -60,9 +61,8 @@ export async function installXR(page, { nodeModules, device, room = 'office_smal
   window.__iwer = device;
   window.__iwerRoom = { floorY: ${floorY} };
 })();`;
-  await page.addInitScript({
-    content: `${read('iwer/build/iwer.min.js')}\n${read('@iwer/sem/build/iwer-sem.min.js')}\n${setup}`,
-  });
+  const sem = room ? read('@iwer/sem/build/iwer-sem.min.js') : '';
+  await page.addInitScript({ content: `${read('iwer/build/iwer.min.js')}\n${sem}\n${setup}` });
   return { floorY };
 }
 

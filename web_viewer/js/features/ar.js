@@ -106,7 +106,7 @@ export class WebXRAR extends EventTarget {
       await this.#connect(session);
     } catch (err) {
       const failure = this.#failed(err.reason || 'error', err.message);
-      session.end().catch(() => {});
+      await session.end().catch(() => {}); // rejects once the session is over: the caller sees a clean state
       throw failure;
     }
     this.running = true;

@@ -80,7 +80,7 @@ export class Headset extends EventTarget {
     try {
       await renderer.xr.setSession(session);
     } catch (err) {
-      session.end().catch(() => {});
+      await session.end().catch(() => {}); // rejects once the session is over: the caller sees a clean state
       throw err;
     }
     this.referenceSpace = renderer.xr.getReferenceSpace();
