@@ -115,7 +115,7 @@ export class Headset extends EventTarget {
       scene.fog = new THREE.Fog(STUDIO_COLOUR, 4, 14);
       const floor = new THREE.Mesh(
         new THREE.CircleGeometry(14, 64).rotateX(-Math.PI / 2),
-        new THREE.MeshStandardMaterial({ color: 0xc4c8ce, roughness: 1, metalness: 0 }),
+        new THREE.MeshStandardMaterial({ color: 0x9ea4ac, roughness: 1, metalness: 0 }),
       );
       floor.name = 'studio-floor';
       scene.add(floor);
