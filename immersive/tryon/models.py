@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import subprocess
 import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import DomainError
 
@@ -91,6 +94,78 @@ def model_path(bundle: ModelBundle) -> Path:
     if not _is_installed(bundle, path):
         raise ModelMissing(f"{path} is not the pinned {bundle.name} (SHA-256 {bundle.sha256}): run scripts/setup.sh")
     return path
+
+
+@dataclass(frozen=True)
+class CanonicalFaceModel:
+    """MediaPipe's canonical face: the metric mesh the Face Landmarker's geometry pipeline fits to the 468
+    mesh landmarks (vertex i is landmark i). Its frame is the one the facial transformation matrix maps from:
+    +X the face's left, +Y up, +Z out of the face (the product convention), here in metres."""
+
+    vertices_m: np.ndarray  # (468, 3)
+    uvs: np.ndarray  # (468, 2), the texture coordinates MediaPipe ships with it (V down)
+    triangles: np.ndarray  # (898, 3)
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
+
+
+def _protobuf_fields(data: bytes) -> list[tuple[int, int, int | bytes]]:
+    """(field number, wire type, value) of one protobuf message: enough to read the mesh without protobuf."""
+    fields: list[tuple[int, int, int | bytes]] = []
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        number, wire = key >> 3, key & 7
+        value: int | bytes
+        if wire == 0:
+            value, i = _varint(data, i)
+        elif wire == 2:
+            size, i = _varint(data, i)
+            value, i = data[i : i + size], i + size
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            value, i = data[i : i + size], i + size
+        else:
+            raise ValueError(f"protobuf wire type {wire}")
+        fields.append((number, wire, value))
+    return fields
+
+
+def _packed_varints(data: bytes) -> list[int]:
+    values, i = [], 0
+    while i < len(data):
+        value, i = _varint(data, i)
+        values.append(value)
+    return values
+
+
+def canonical_face_model() -> CanonicalFaceModel:
+    """The canonical face mesh read out of the installed face_landmarker.task (its geometry pipeline metadata:
+    GeometryPipelineMetadata.canonical_mesh, a Mesh3d of VERTEX_PT triangles in centimetres)."""
+    with zipfile.ZipFile(model_path(FACE_LANDMARKER)) as bundle:
+        metadata = bundle.read("geometry_pipeline_metadata_landmarks.binarypb")
+    mesh = next(value for number, wire, value in _protobuf_fields(metadata) if number == 1 and wire == 2)
+    floats, indices = [], []
+    for number, wire, value in _protobuf_fields(mesh):  # type: ignore[arg-type]
+        if number == 3:  # vertex_buffer: x, y, z, u, v per vertex, packed or not
+            floats.extend(struct.unpack(f"<{len(value) // 4}f", value) if wire == 2 else struct.unpack("<f", value))
+        elif number == 4:  # index_buffer
+            indices.extend(_packed_varints(value) if wire == 2 else [value])
+    vertices = np.asarray(floats, dtype=np.float64).reshape(-1, 5)
+    return CanonicalFaceModel(
+        vertices_m=vertices[:, :3] / 100.0,
+        uvs=vertices[:, 3:],
+        triangles=np.asarray(indices, dtype=np.int64).reshape(-1, 3),
+    )
 
 
 def install(bundle: ModelBundle, target_dir: Path) -> bool:
