@@ -119,6 +119,7 @@ export class Headset extends EventTarget {
       );
       floor.name = 'studio-floor';
       scene.add(floor);
+      this.studioFloor = floor;
     }
     this.scene = scene;
     this.camera = new THREE.PerspectiveCamera(50, 1, 0.02, 100); // near/far become the XR depth range
@@ -295,6 +296,9 @@ export class Headset extends EventTarget {
     this.viewer.removeEventListener('model', this.onViewerModel);
     this.shadow?.dispose();
     this.shadow = null;
+    this.studioFloor?.geometry.dispose();
+    this.studioFloor?.material.dispose();
+    this.studioFloor = null;
     if (window.__immersive?.xr === this) window.__immersive.xr = null;
     this.viewer.resize();
     this.viewer.needsRender = true;
