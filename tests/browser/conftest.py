@@ -12,7 +12,17 @@ import json
 
 import pytest
 
-from .support import SAMPLES_JSON, Service, api_key_from, missing_browser, run_cli, run_scenario, service_env, start_service, stop_service
+from .support import (
+    SAMPLES_JSON,
+    Service,
+    api_key_from,
+    missing_browser,
+    run_cli,
+    run_scenario,
+    service_env,
+    start_service,
+    stop_service,
+)
 
 DEMO_MERCHANT = "demo"
 

@@ -12,6 +12,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from tests.immersive.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,3 +148,16 @@ def run_scenario(scenario: str | Path, args: dict, *, timeout: float = 180.0) ->
             + (f"page problems:\n{problems}\n" if problems else "")
         )
     return output["result"]
+
+
+def pixels(path: str | Path) -> np.ndarray:
+    """A screenshot as an (H, W, 3) int16 RGB array (signed, so that differences do not wrap)."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def changed(a: np.ndarray, b: np.ndarray, threshold: int = 24) -> np.ndarray:
+    """Mask of the pixels whose colour differs by more than `threshold` (0..255) in any channel between two
+    screenshots of the same size (small differences are antialiasing and the compositor's dithering)."""
+    assert a.shape == b.shape, f"screenshots of different sizes: {a.shape} vs {b.shape}"
+    return np.abs(a - b).max(axis=2) > threshold
