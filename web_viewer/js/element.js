@@ -28,6 +28,8 @@ import { nativeArMode, quickLookAnchor, sceneViewerIntent } from './features/qui
 const IMPERIAL_LOCALES = /^(en-US|en-LR|my)/;
 
 const STYLE = `
+/* Class rules below set display; [hidden] must still win (a hidden full-stage .error would eat every pointer event). */
+[hidden] { display: none !important; }
 :host { display: block; position: relative; width: 100%; height: 420px; overflow: hidden;
   font: 14px/1.3 system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", sans-serif; color: #111827;
   background: var(--immersive-background, #f4f4f2); contain: content; }
