@@ -79,15 +79,17 @@ POSE_LANDMARKS: dict[int, tuple[float, float, float, float]] = {  # index: (x, y
     420: (0.012468, 0.002303, 0.056810, 0.0255),
     425: (0.038329, -0.015373, 0.041377, 0.0473),
 }
-# The glasses' bridge rests on the nose ridge between these two, at the height of the pupils.
-NOSE_RIDGE = {168: (0.000000, 0.032710, 0.052360), 6: (0.000000, 0.024733, 0.057886)}
+# The glasses' bridge midpoint rests on the nose bridge, landmark 168 (asset_pipeline/tryon.py). With the
+# spec's frames (lens centres ~8 mm below the bridge, as the sample glasses) the lenses then centre on the pupils.
+NOSE_BRIDGE = {168: (0.000000, 0.032710, 0.052360)}
 CHIN = {152: (0.000000, -0.094034, 0.042645)}  # menton
 # Iris landmarks of the 478-point model: centre, then four boundary points (image right, up, left, down).
 RIGHT_IRIS = (468, 469, 470, 471, 472)  # the person's right eye
 LEFT_IRIS = (473, 474, 475, 476, 477)
 # Mean canonical depth of the eyelid contours (16 landmarks per eye): the plane the irises are taken to lie in
-# (gaze straight ahead, the iris facing +Z).
+# (gaze straight ahead, the iris facing +Z); and their mean height, the eyes' centre line.
 EYE_PLANE_Z_M = 0.036261
+EYE_CENTRE_Y_M = 0.026431
 # Face width where the temples of a frame pass: the face's sides at eye level.
 TEMPLE_LANDMARKS = (127, 356)
 
@@ -101,10 +103,12 @@ HAT_OPENING_TILT_DEG = 6.0
 # Ear lobes (piercing point): ~22 mm below the tragus (landmarks 234/454 sit just in front of it), ~12 mm
 # behind it.
 EARLOBES = {"left": (0.074, -0.016, -0.036), "right": (-0.074, -0.016, -0.036)}
-# Necklace: the suprasternal notch (where a chain's lowest point rests near the neck) with the head upright:
-# ~95 mm below and ~75 mm behind the chin point (menton, landmark 152). Applied in an upright frame that
-# only follows the head's yaw: the torso does not nod or tilt with the head.
-NECKLACE_FROM_CHIN = (0.0, -0.095, -0.075)
+# Necklace anchor (the spec: the neck axis at the height where the chain lies on the back of the neck): the
+# suprasternal notch is ~95 mm below and ~75 mm behind the chin point (menton, landmark 152) with the head
+# upright; the chain's top lies on the back of the neck ~40 mm higher, and the neck's axis is ~35 mm behind
+# the notch (half a neck's depth). Applied in an upright frame that only follows the head's yaw: the torso
+# does not nod or tilt with the head.
+NECKLACE_FROM_CHIN = (0.0, -0.055, -0.110)
 # An ear lobe stays in view until the ear has turned this far past edge-on (it hangs below and outside the
 # head's outline).
 EAR_VISIBLE_PAST_EDGE_ON_DEG = 45.0
@@ -326,6 +330,7 @@ class FaceFit:
     iris_diameter_px: float  # mean over both eyes and both axes, in the image
     distance_m: float  # camera to the point between the pupils
     pupils_canonical: np.ndarray  # (2, 3) right, left pupil in canonical coordinates (before scaling)
+    nose_bridge_canonical: np.ndarray  # (3,) the nose bridge (landmark 168's place), canonical coordinates
 
 
 def fit_face(face: FaceObservation, camera: Camera) -> FaceFit:
@@ -348,6 +353,10 @@ def fit_face(face: FaceObservation, camera: Camera) -> FaceFit:
     relative = math.hypot(IRIS_DIAMETER_SD_MM / IRIS_DIAMETER_MM, spread)
 
     pupils = np.array([right[0], left[0]])
+    # The nose bridge from the pupils, the best-tracked points: on the midline between them, as far above
+    # them as landmark 168 is above the eyes' centre line in the canonical face, at 168's depth. (Landmark 168
+    # itself sits on a featureless ridge: on the synthetic heads it was off by up to 5.6 mm, this by 2.8.)
+    bridge = np.array([pupils[:, 0].mean(), pupils[:, 1].mean() + NOSE_BRIDGE[168][1] - EYE_CENTRE_Y_M, NOSE_BRIDGE[168][2]])
     pd_mm = scale * float(np.linalg.norm(pupils[1] - pupils[0])) * 1000.0
     temples = _on_face_plane(camera, face.pixels(list(TEMPLE_LANDMARKS)), rotation, translation, POSE_LANDMARKS[127][2])
     width_mm = scale * float(abs(temples[1, 0] - temples[0, 0])) * 1000.0
@@ -366,6 +375,7 @@ def fit_face(face: FaceObservation, camera: Camera) -> FaceFit:
         iris_diameter_px=iris_px,
         distance_m=distance,
         pupils_canonical=pupils,
+        nose_bridge_canonical=bridge,
     )
 
 
@@ -403,19 +413,11 @@ def _transform(rotation: np.ndarray, position: np.ndarray) -> np.ndarray:
     return out
 
 
-def glasses_bridge_canonical(fit: FaceFit) -> np.ndarray:
-    """Where the frame's bridge midpoint sits, in canonical coordinates: on the nose ridge (between landmarks
-    168 and 6 of the canonical face) at the height of the pupils, so the lenses' centres are level with them."""
-    top, bottom = np.array(NOSE_RIDGE[168]), np.array(NOSE_RIDGE[6])
-    height = float(np.clip(fit.pupils_canonical[:, 1].mean(), bottom[1], top[1]))
-    along = (height - bottom[1]) / (top[1] - bottom[1])
-    return bottom + along * (top - bottom)
-
-
 def glasses_transform(fit: FaceFit) -> np.ndarray:
-    """Glasses (bridge midpoint at the origin, lenses facing +Z, temples along -Z): the bridge on the nose at
-    pupil height, turned with the head so the temples run back towards the ears."""
-    return _transform(fit.pose.rotation, fit.pose.to_camera(glasses_bridge_canonical(fit)))
+    """Glasses (bridge midpoint at the origin, lenses facing +Z, temples along -Z, TempleL at +X): the bridge on
+    the nose bridge (landmark 168's place, found from the pupils), turned with the head so the temples run back
+    to the ears."""
+    return _transform(fit.pose.rotation, fit.pose.to_camera(fit.nose_bridge_canonical))
 
 
 def hat_transform(fit: FaceFit) -> np.ndarray:
@@ -425,35 +427,48 @@ def hat_transform(fit: FaceFit) -> np.ndarray:
     return _transform(fit.pose.rotation @ tilt, fit.pose.to_camera(HAT_OPENING_CENTRE))
 
 
+def _square(exact: np.ndarray, hint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit `exact`, and the unit part of `hint` square to it (two axes of a frame)."""
+    a = exact / np.linalg.norm(exact)
+    b = hint - (hint @ a) * a
+    norm = float(np.linalg.norm(b))
+    if norm < 1e-9:
+        raise FitError("degenerate frame: two directions are parallel")
+    return a, b / norm
+
+
+def _frame(z: np.ndarray, y_hint: np.ndarray) -> np.ndarray:
+    """A rotation with +Y exactly along `y_hint` and +Z as close to `z` as that allows (gravity first: an
+    upright phone or kiosk has the camera's +Y up)."""
+    y, z = _square(y_hint, z)
+    return np.stack([np.cross(y, z), y, z], 1)
+
+
 def _upright_yaw_frame(rotation: np.ndarray) -> np.ndarray:
     """A rotation that follows the head's yaw only, with +Y straight up in the image (gravity is taken as the
     camera's down: an upright phone or kiosk)."""
-    forward = rotation[:, 2].copy()
-    forward[1] = 0.0
-    norm = float(np.linalg.norm(forward))
-    forward = forward / norm if norm > 1e-6 else np.array([0.0, 0.0, 1.0])
-    up = np.array([0.0, 1.0, 0.0])
-    return np.stack([np.cross(up, forward), up, forward], 1)
+    return _frame(z=rotation[:, 2], y_hint=np.array([0.0, 1.0, 0.0]))
 
 
 @dataclass(frozen=True)
 class EarringPlacement:
-    side: Literal["left", "right"]  # the person's
-    transform: np.ndarray  # 4x4, the hook point on the lobe, hanging straight down
+    side: Literal["left", "right"]  # the person's: node EarringL / EarringR
+    transform: np.ndarray  # 4x4 of the earring NODE (its origin is its hook point): on the lobe, hanging down
     visible: bool  # the ear faces the camera enough to be seen
 
 
 def earring_transforms(fit: FaceFit) -> list[EarringPlacement]:
-    """Earrings (origin at the hook point, hanging along -Y): on each lobe (EARLOBES approximation), hanging
-    under gravity and turned with the head's yaw. An ear turned away from the camera is marked not visible."""
-    frame = _upright_yaw_frame(fit.pose.rotation)
+    """Earrings (spec: each earring node's origin is its hook point, it hangs along -Y, its ornament faces +Z out
+    of the ear side): each node on its lobe (EARLOBES approximation), hanging under gravity (+Y up the image)
+    with +Z turned horizontally out of that side of the head. An ear turned away is marked not visible."""
+    up = np.array([0.0, 1.0, 0.0])
     out = []
     for side, point in EARLOBES.items():
         position = fit.pose.to_camera(point)
         outward = fit.pose.rotation[:, 0] * (1.0 if side == "left" else -1.0)
         towards_camera = -position / np.linalg.norm(position)
         visible = outward @ towards_camera > -math.sin(math.radians(EAR_VISIBLE_PAST_EDGE_ON_DEG))
-        out.append(EarringPlacement(side, _transform(frame, position), bool(visible)))  # type: ignore[arg-type]
+        out.append(EarringPlacement(side, _transform(_frame(z=outward, y_hint=up), position), bool(visible)))  # type: ignore[arg-type]
     return out
 
 
@@ -488,43 +503,35 @@ def fit_hand(hand: HandObservation, camera: Camera) -> HandFit:
     return HandFit(points, hand.handedness, rms)
 
 
-def _frame_from_axis(axis: np.ndarray, up_hint: np.ndarray) -> np.ndarray:
-    """A rotation with +Z along `axis` and +Y as close to `up_hint` as the axis allows."""
-    z = axis / np.linalg.norm(axis)
-    y = up_hint - (up_hint @ z) * z
-    if np.linalg.norm(y) < 1e-9:
-        raise FitError("degenerate hand: the back of the hand is parallel to the finger")
-    y /= np.linalg.norm(y)
-    return np.stack([np.cross(y, z), y, z], 1)
-
-
 def _back_of_hand(hand: HandFit) -> np.ndarray:
-    """The normal of the back of the hand (palm plane wrist - index knuckle - pinky knuckle). MediaPipe labels
-    handedness for a mirrored (selfie) image, which flips the sign between the two hands."""
+    """The normal of the back of the hand, from the palm plane (wrist, index and pinky knuckles) and the
+    handedness label. MediaPipe labels hands as if the image were mirrored, and either way a hand labelled
+    "Right" held fingers up with its thumb towards image left shows the camera its back; (index - wrist) x
+    (pinky - wrist) then points away from the camera, so "Right" takes the opposite sign."""
     p = hand.points_m
     normal = np.cross(p[5] - p[WRIST], p[17] - p[WRIST])
-    normal = normal if hand.handedness == "Right" else -normal
+    normal = -normal if hand.handedness == "Right" else normal
     return normal / np.linalg.norm(normal)
 
 
 def ring_transform(hand: HandFit, finger: str = "ring") -> np.ndarray:
-    """Ring (origin at the centre of the band, finger axis +Z towards the fingertip, +Y the back of the
-    finger): on the proximal phalanx of `finger`, RING_POSITION_ON_PHALANX from the knuckle."""
+    """Ring (spec: origin at the centre of the hole, +Z the finger axis towards the fingertip, +Y the top, worn
+    on the back of the finger): on the proximal phalanx of `finger`, RING_POSITION_ON_PHALANX from the knuckle."""
     if finger not in FINGERS or finger == "thumb":
         raise FitError(f"unknown ring finger {finger!r}; expected index, middle, ring or pinky")
     knuckle, middle_joint = (hand.points_m[i] for i in FINGERS[finger][:2])
-    frame = _frame_from_axis(middle_joint - knuckle, _back_of_hand(hand))
-    return _transform(frame, knuckle + RING_POSITION_ON_PHALANX * (middle_joint - knuckle))
+    z, y = _square(middle_joint - knuckle, _back_of_hand(hand))  # the finger axis exactly, the top square to it
+    return _transform(np.stack([np.cross(y, z), y, z], 1), knuckle + RING_POSITION_ON_PHALANX * (middle_joint - knuckle))
 
 
 def watch_transform(hand: HandFit) -> np.ndarray:
-    """Watch or bracelet (origin at the centre of the strap, wrist axis +Z towards the hand, dial +Y on the
-    back of the wrist): WATCH_FROM_WRIST_M up the forearm from the wrist landmark, the forearm taken as the
-    line from the middle finger's knuckle through the wrist."""
+    """Watch or bracelet (spec: origin at the centre of the strap loop, +X along the wrist towards the hand, +Z
+    out of the dial on the back of the wrist, +Y = Z x X towards 12 o'clock): WATCH_FROM_WRIST_M up the forearm
+    from the wrist landmark (a watch sits above the wrist joint, not on it), the forearm taken as the line from
+    the middle finger's knuckle through the wrist."""
     p = hand.points_m
-    axis = p[9] - p[WRIST]
-    frame = _frame_from_axis(axis, _back_of_hand(hand))
-    return _transform(frame, p[WRIST] - WATCH_FROM_WRIST_M * axis / np.linalg.norm(axis))
+    x, z = _square(p[9] - p[WRIST], _back_of_hand(hand))
+    return _transform(np.stack([x, np.cross(z, x), z], 1), p[WRIST] - WATCH_FROM_WRIST_M * x)
 
 
 def fit_parameters() -> dict:
@@ -535,11 +542,12 @@ def fit_parameters() -> dict:
         "eye_rotation_radius_mm": EYE_ROTATION_RADIUS_MM,
         "default_horizontal_fov_deg": DEFAULT_HORIZONTAL_FOV_DEG,
         "pose_landmarks": {str(k): list(v) for k, v in POSE_LANDMARKS.items()},
-        "nose_ridge": {str(k): list(v) for k, v in NOSE_RIDGE.items()},
+        "nose_bridge": {str(k): list(v) for k, v in NOSE_BRIDGE.items()},
         "chin": {str(k): list(v) for k, v in CHIN.items()},
         "right_iris": list(RIGHT_IRIS),
         "left_iris": list(LEFT_IRIS),
         "eye_plane_z_m": EYE_PLANE_Z_M,
+        "eye_centre_y_m": EYE_CENTRE_Y_M,
         "temple_landmarks": list(TEMPLE_LANDMARKS),
         "hat_opening_centre": list(HAT_OPENING_CENTRE),
         "hat_opening_tilt_deg": HAT_OPENING_TILT_DEG,

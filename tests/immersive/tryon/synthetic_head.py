@@ -8,8 +8,9 @@ renderer (pyrender on EGL, as asset_pipeline/io/poster.py), for accuracy tests a
   The photo is cropped to the face and upscaled; its irises (about 8 px across in the photo) are repainted
   crisply as discs whose size and centre are known on the mesh: IRIS_DIAMETER_MM across, seen straight on
   (gaze ahead, iris facing +Z), clipped by the eyelids (the photo's eye contours).
-- Ground truth: the painted iris centres on the mesh (their distance is the PD), the head rotation and
-  translation of each render, the camera intrinsics."""
+- Ground truth: the painted iris centres on the mesh (their distance is the PD), the photo's nose bridge
+  (landmark 168) carried onto the mesh, the head rotation and translation of each render, the camera
+  intrinsics."""
 
 from __future__ import annotations
 
@@ -85,11 +86,8 @@ class Render:
 
     @property
     def bridge_camera(self) -> np.ndarray:
-        """The glasses' bridge point by fit's definition, applied to the true geometry (in face coordinates of
-        this head: the canonical ridge stretched like the mesh)."""
-        top, bottom = self.head.vertex(168), self.head.vertex(6)
-        height = float(np.clip(self.head.pupils[:, 1].mean(), bottom[1], top[1]))
-        return self.to_camera(bottom + (height - bottom[1]) / (top[1] - bottom[1]) * (top - bottom))
+        """Where the glasses' bridge belongs (the spec: the nose bridge, landmark 168) on this head."""
+        return self.to_camera(self.head.nose_bridge)
 
 
 class SyntheticHead:
@@ -131,15 +129,14 @@ class SyntheticHead:
         self.uv_pixels = (vertex_pixels - (x0, y0)) * UPSCALE  # vertex positions in texture pixels
         landmark_texels = (photo_face.pixels() - (x0, y0)) * UPSCALE
         self.vertices = geometry * np.asarray(stretch) * scale
-        # The pupils: the photo's iris centres, carried onto the mesh.
+        # Features are where the photo shows them, carried onto the mesh (the projective texture puts the photo's
+        # nose bridge and pupils near, not exactly on, the canonical vertices of the same landmarks).
         self.pupils = self._texels_to_mesh(landmark_texels[[468, 473]])
-        if np.isnan(self.pupils).any():
-            raise ValueError("the photo's iris centres fall outside the face mesh")
+        self.nose_bridge = self._texels_to_mesh(landmark_texels[[168]])[0]
+        if np.isnan(self.pupils).any() or np.isnan(self.nose_bridge).any():
+            raise ValueError("the photo's irises or nose bridge fall outside the face mesh")
         for pupil, contour in zip(self.pupils, (RIGHT_EYE_CONTOUR, LEFT_EYE_CONTOUR)):
             self._paint_iris(pupil, landmark_texels[contour])
-
-    def vertex(self, index: int) -> np.ndarray:
-        return self.vertices[index]
 
     @property
     def pd_mm(self) -> float:

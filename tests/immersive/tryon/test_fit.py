@@ -64,14 +64,15 @@ def test_glasses_sit_on_the_nose_at_pupil_height_and_turn_with_the_head():
     result = fit.fit_face(observe(rotation, translation), CAMERA)
     transform = fit.glasses_transform(result)
     assert np.allclose(transform[:3, :3], rotation, atol=1e-5)
-    bridge = fit.glasses_bridge_canonical(result)
-    assert bridge[0] == 0.0 and bridge[1] == pytest.approx(0.027, abs=1e-6)  # the pupils' height, between 6 and 168
+    # The bridge: between the pupils (at y = 0.027 here), 6.3 mm above them as 168 is above the canonical eyes.
+    bridge = np.array([0.0, 0.027 + fit.NOSE_BRIDGE[168][1] - fit.EYE_CENTRE_Y_M, fit.NOSE_BRIDGE[168][2]])
     assert np.allclose(transform[:3, 3], translation + rotation @ bridge, atol=1e-5)
-    # Lens centres of a frame with 32 mm from bridge to lens centre (PD 64 mm here) are at the pupils, in front.
-    lenses = (transform @ np.array([[-0.032, 0, 0, 1], [0.032, 0, 0, 1]]).T).T[:, :3]
+    # The sample frame's lens centres (34 mm out, 8 mm below the bridge) sit over the pupils (PD 64 mm,
+    # 27 mm up in the canonical face), in front of the eyes by a frame's vertex distance.
+    lenses = (transform @ np.array([[-0.034, -0.008, 0, 1], [0.034, -0.008, 0, 1]]).T).T[:, :3]
     lenses_in_face = (lenses - result.pose.translation_m) @ result.pose.rotation / result.pose.scale
-    assert np.allclose(lenses_in_face[:, :2], result.pupils_canonical[:, :2], atol=1e-5)
-    assert np.all(lenses_in_face[:, 2] - result.pupils_canonical[:, 2] > 0.012)  # a frame's vertex distance
+    assert np.abs(lenses_in_face[:, :2] - result.pupils_canonical[:, :2]).max() < 0.0025
+    assert np.all(lenses_in_face[:, 2] - result.pupils_canonical[:, 2] > 0.012)
 
 
 def test_other_categories_follow_their_anchors():
@@ -83,7 +84,10 @@ def test_other_categories_follow_their_anchors():
     assert hat[:3, 1] @ rotation[:, 1] == pytest.approx(math.cos(math.radians(fit.HAT_OPENING_TILT_DEG)), abs=1e-5)
     earrings = {e.side: e for e in fit.earring_transforms(result)}
     assert np.allclose(earrings["left"].transform[:3, 3], translation + rotation @ np.array(fit.EARLOBES["left"]), atol=1e-5)
-    assert np.allclose(earrings["left"].transform[:3, 1], [0, 1, 0])  # hanging straight down the image
+    left = earrings["left"].transform
+    assert np.allclose(left[:3, 1], [0, 1, 0])  # hanging straight down the image
+    assert left[:3, 2] @ rotation[:, 0] > 0.9  # the ornament faces out of the left side of the head
+    assert earrings["right"].transform[:3, 2] @ rotation[:, 0] < -0.9
     assert earrings["left"].visible and earrings["right"].visible  # 15 degrees of yaw shows both ears
     necklace = fit.necklace_transform(result)
     assert np.allclose(necklace[:3, 1], [0, 1, 0])  # upright: the torso does not roll with the head
@@ -104,7 +108,8 @@ def test_frame_size_advice():
 
 
 def synthetic_hand(rotation, translation, handedness="Right"):
-    """A flat right hand (palm facing the camera at identity): wrist at the origin, fingers up (+Y)."""
+    """A flat hand labelled as MediaPipe labels it: fingers up (+Y), thumb towards -X; with the label "Right"
+    (MediaPipe assumes a mirrored image) that hand shows the camera its back at identity."""
     world = np.zeros((21, 3))
     for finger, x in zip(("thumb", "index", "middle", "ring", "pinky"), (-0.045, -0.025, -0.005, 0.015, 0.033)):
         for k, index in enumerate(fit.FINGERS[finger]):
@@ -130,6 +135,11 @@ def test_hand_is_placed_in_metres_and_ring_and_watch_follow_the_fingers():
     watch = fit.watch_transform(hand)
     forearm = truth[fit.WRIST] - truth[9]
     assert np.allclose(watch[:3, 3], truth[fit.WRIST] + fit.WATCH_FROM_WRIST_M * forearm / np.linalg.norm(forearm))
+    assert np.allclose(watch[:3, 0], -forearm / np.linalg.norm(forearm))  # +X along the wrist towards the hand
+    # The back of this hand faces the camera (+Z before the rotation): the ring's top and the dial face it too.
+    assert ring[:3, 1] @ rotation[:, 2] > 0.9 and watch[:3, 2] @ rotation[:, 2] > 0.9
+    left = fit.fit_hand(synthetic_hand(rotation, np.array([0.05, -0.03, -0.4]), "Left")[0], CAMERA)
+    assert fit.ring_transform(left)[:3, 1] @ rotation[:, 2] < -0.9  # the same shape as a left hand: its palm
     for transform in (ring, watch):
         assert np.allclose(transform[:3, :3] @ transform[:3, :3].T, np.eye(3), atol=1e-9)
     with pytest.raises(fit.FitError, match="unknown ring finger"):
@@ -141,12 +151,13 @@ def test_tables_match_the_installed_canonical_face():
     assert canonical.vertices_m.shape == (468, 3) and canonical.triangles.shape == (898, 3)
     for index, (x, y, z, _) in fit.POSE_LANDMARKS.items():
         assert np.allclose(canonical.vertices_m[index], (x, y, z), atol=2e-6), index
-    for table in (fit.NOSE_RIDGE, fit.CHIN):
+    for table in (fit.NOSE_BRIDGE, fit.CHIN):
         for index, point in table.items():
             assert np.allclose(canonical.vertices_m[index], point, atol=2e-6), index
     contours = [33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7,
                 263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249]
     assert canonical.vertices_m[contours, 2].mean() == pytest.approx(fit.EYE_PLANE_Z_M, abs=2e-6)
+    assert canonical.vertices_m[contours, 1].mean() == pytest.approx(fit.EYE_CENTRE_Y_M, abs=2e-6)
 
 
 def test_camera_projection_matrix_agrees_with_project():
