@@ -51,3 +51,10 @@ def sample_products() -> list[dict]:
 def scenario():
     """run_scenario: scenario file (relative to tests/browser/) + JSON args -> its result, or ScenarioFailed."""
     return run_scenario
+
+
+@pytest.fixture(scope="session")
+def public(service) -> dict[str, dict]:
+    """The public product JSON of every published product of the samples' merchant, by SKU."""
+    listing = service.get_json(f"/api/v1/public/products/{service.merchant}?per_page=100", auth=False)
+    return {item["sku"]: service.get_json(f"/api/v1/public/products/{service.merchant}/{item['sku']}", auth=False) for item in listing["items"]}

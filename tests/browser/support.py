@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,10 @@ class Service:
             request.add_header("Authorization", f"Bearer {self.api_key}")
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
+
+    def events(self, **filters: str) -> list[dict]:
+        """The merchant's analytics events (GET /api/v1/events), e.g. events(session=...), oldest first."""
+        return self.get_json("/api/v1/events?" + urllib.parse.urlencode({**filters, "limit": 1000}))["items"]
 
 
 def service_env(data_dir: Path) -> dict[str, str]:

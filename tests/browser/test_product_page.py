@@ -24,13 +24,6 @@ BOX_MARGIN_PX = 3
 
 
 @pytest.fixture(scope="module")
-def public(service) -> dict[str, dict]:
-    """The public product JSON of every published product of the demo merchant, by SKU."""
-    listing = service.get_json(f"/api/v1/public/products/{service.merchant}?per_page=100", auth=False)
-    return {item["sku"]: service.get_json(f"/api/v1/public/products/{service.merchant}/{item['sku']}", auth=False) for item in listing["items"]}
-
-
-@pytest.fixture(scope="module")
 def pages(service, scenario, artifacts_dir, tmp_path_factory) -> dict[str, dict]:
     """One Chromium run over every product page (see product_page.mjs); per SKU what the page showed."""
     work = tmp_path_factory.mktemp("product-pages")
@@ -169,7 +162,7 @@ def test_variant_switch_changes_the_pixels(pages, public, sku):
 @pytest.mark.parametrize("sku", SKUS)
 def test_page_events_reach_the_service(service, pages, public, sku):
     page = page_of(pages, sku)
-    events = service.get_json(f"/api/v1/events?session={page['session']}&limit=1000")["items"]
+    events = service.events(session=page["session"])
     assert {e["sku"] for e in events} == {sku}
     types = [e["type"] for e in events]
     expected = {"view", "poster_shown", "model_loaded", "lod_loaded", "dimensions_shown"}
