@@ -4,7 +4,11 @@ The service stores a bundle as it is and never edits it; consumers (catalog, vie
 models. Bump `SCHEMA_VERSION` on any incompatible change; fields are documented with `description` so that
 `Metadata.model_json_schema()` is the published schema.
 
-Axes in every dimension field: x = width (left-right), y = height (+Y up), z = depth (front is +Z)."""
+Axes in every dimension field: x = width (left-right), y = height (+Y up), z = depth (front is +Z).
+
+Schema versions: 1.0 first; 1.1 the try-on spec (asset_pipeline/tryon.py): `Anchor` gains the spec's
+conventions, the measured real sizes, shades, fixes and problems, and a try-on model's origin is its anchor
+(no longer its bottom centre). Every new field has a default, so 1.0 documents still read."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from .stages import StageReport
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 CONTENT_TYPES = {
     # Python 3.11's mimetypes lacks these, so every writer and server takes them from here.
@@ -111,11 +115,46 @@ class FileInfo(BaseModel):
     content_type: str
 
 
+class TryOnProblem(BaseModel):
+    code: str = Field(description="missing_node | name | wrong_side | axis | origin | node_origin | anchor | size | shade")
+    message: str
+    node: str | None = Field(default=None, description="the node (spec name) it is about, if one")
+
+
+class Shade(BaseModel):
+    material: str
+    variant: str | None = Field(default=None, description="KHR_materials_variants name; None = the default material")
+    base_color_srgb: tuple[int, int, int]
+    base_color_hex: str
+    roughness: float
+    metallic: float
+    finish: str = Field(description="gloss | satin | matte | metallic")
+
+
 class Anchor(BaseModel):
-    """Try-on anchor (issue 5 defines the conventions per category)."""
+    """Try-on anchor: the category's spec (asset_pipeline/tryon.py) as applied to this model. For worn
+    categories the model's origin is the anchor and its axes are the spec's, so a fit's 4x4 is the model's
+    world transform."""
 
     category: str
-    point_m: tuple[float, float, float] = Field(description="anchor position before re-origin, metres")
+    point_m: tuple[float, float, float] = Field(
+        description="the anchor's position in the bottom-centre frame, metres (where the origin moved from)"
+    )
+    spec_version: str = ""
+    kind: str = Field(default="worn", description="worn: placed on the body by its anchor | face_material: a colour for the face")
+    origin: str = Field(default="", description="where the origin is, the spec's rule")
+    axes: dict[str, str] = Field(default_factory=dict, description="what +X, +Y and +Z mean for this category")
+    outward_axis: str | None = Field(default=None, description="the axis pointing away from the body where the item touches it")
+    required_nodes: list[str] = Field(default_factory=list)
+    missing_nodes: list[str] = Field(default_factory=list)
+    node_origins_m: dict[str, tuple[float, float, float]] = Field(
+        default_factory=dict, description="nodes whose own origin the spec fixes (earring hook points, temple hinges), model frame"
+    )
+    sizes_m: dict[str, float] = Field(default_factory=dict, description="real sizes measured on the model, metres")
+    shades: list[Shade] = Field(default_factory=list, description="face-material categories: the colour(s) to apply")
+    occluder: str | None = Field(default=None, description="what hides the parts behind the wearer")
+    fixes: list[str] = Field(default_factory=list, description="what the normalize stage corrected to meet the spec")
+    problems: list[TryOnProblem] = Field(default_factory=list, description="what the model still lacks against the spec")
     notes: list[str] = Field(default_factory=list)
 
 

@@ -8,9 +8,13 @@ as binary PLY, and `products.json` (sku, name, category, file, price, real dimen
 (default: this folder). Output is deterministic: fixed seeds, no timestamps, coordinates rounded to 0.1 um
 before float32 so last-bit differences between maths libraries cannot change a byte.
 
-Conventions (the pipeline's): metres, +Y up, product front +Z, origin at the bottom centre; glasses and
-sunglasses keep the try-on convention instead: bridge midpoint at the origin, lenses facing +Z, temples
-along -Z. Every scene has one root node with an identity transform. Geometry is built here with numpy
+Conventions (the pipeline's): metres, +Y up, product front +Z, origin at the bottom centre; try-on products
+follow their category's try-on spec instead (asset_pipeline/tryon.py): the origin at the anchor (glasses: the
+bridge midpoint, lenses facing +Z, temples along -Z; hat: the head opening; earrings: between the hook
+points, each earring node's origin at its hook point; necklace: the neck centre at the chain's top; ring: the
+centre of the hole, finger axis Z; watch: the centre of the strap loop, wrist axis X), found on the built
+geometry by the spec's own rules, with the spec's node names. Every scene has one root node with an identity
+transform. Geometry is built here with numpy
 (lathes, sweeps, rounded boxes) with analytic smooth normals, so it does not depend on a mesh library's
 tessellation; metals have metallic 1 and sRGB base colours from the 3D Commerce guidelines' tables, non-metals
 stay within 30-243 sRGB."""
@@ -32,6 +36,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asset_pipeline.asset import Asset, Mesh, Node, Primitive, Texture, texture_refs  # noqa: E402
+from asset_pipeline.tryon import inspect  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 GL_REPEAT = 10497
@@ -463,14 +468,33 @@ class Scene:
         self.asset.nodes[parent].children.append(index)
         return index
 
-    def finish(self, bottom_centre: bool = True) -> Asset:
-        """Move the product so its bounding box sits on y = 0 centred on x and z (through the root's
-        children, keeping the root itself an identity), and round node transforms."""
-        if bottom_centre:
+    def finish(self, tryon: str | None = None) -> Asset:
+        """Move the product's origin (through the root's children, keeping the root itself an identity) and
+        round node transforms. The origin goes where the try-on spec of category `tryon` puts it (the anchor,
+        found on the built geometry by the spec's rules; nodes the spec gives their own origin, such as an
+        earring's hook point, get it), else to the bottom centre: the bounding box on y = 0, centred on x and z."""
+        if tryon is None:
             lo, hi = self.asset.bounds()
-            shift = translate(-(lo[0] + hi[0]) / 2, -lo[1], -(lo[2] + hi[2]) / 2)
-            for child in self.asset.nodes[0].children:
-                self.asset.nodes[child].matrix = shift @ self.asset.nodes[child].matrix
+            origin = np.array([(lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2])
+        else:
+            found = inspect(self.asset, tryon)
+            if found.turn is not None or found.anchor is None:
+                raise ValueError(f"{self.name} does not follow the {tryon} try-on axes: {found.turn_reason or found.findings}")
+            origin = found.anchor
+            moved: dict[int, np.ndarray] = {}
+            for index, point in found.node_origins.items():
+                node = self.asset.nodes[index]
+                local = point - node.matrix[:3, 3]  # built nodes only translate
+                if node.mesh not in moved:
+                    for prim in self.asset.meshes[node.mesh].primitives:
+                        prim.positions = _q(prim.positions.astype(np.float64) - local, 7).astype(np.float32)
+                    moved[node.mesh] = local
+                if not np.allclose(moved[node.mesh], local, atol=1e-9):
+                    raise ValueError(f"{node.name}: a shared mesh needs one origin for all its nodes")
+                node.matrix = translate(*point)
+        shift = translate(*-origin)
+        for child in self.asset.nodes[0].children:
+            self.asset.nodes[child].matrix = shift @ self.asset.nodes[child].matrix
         for node in self.asset.nodes:
             node.matrix = _q(node.matrix, 7)
         return self.asset
@@ -478,8 +502,9 @@ class Scene:
 
 # --- products -------------------------------------------------------------------------------------------
 def glasses(sun: bool = False) -> Asset:
-    """Optical frame 140 mm wide: acetate front (rims, bridge, end pieces), gold metal temples 145 mm long
-    on hinge pivots, glass lenses with transmission + ior. Bridge midpoint at the origin, lenses face +Z."""
+    """Optical frame 140 mm wide (138 mm front): acetate front (rims, bridge, end pieces), gold metal temples
+    about 150 mm long on hinge pivots, glass lenses (50 mm wide, 18 mm bridge) with transmission + ior. Bridge
+    midpoint at the origin, lenses face +Z."""
     scene = Scene("Sunglasses" if sun else "Glasses")
     acetate = scene.material(pbr("Acetate black" if sun else "Acetate havana", (36, 34, 34) if sun else (72, 46, 30), roughness=0.22))
     metal = scene.material(pbr("Gold metal", GOLD, metallic=1.0, roughness=0.3))
@@ -510,11 +535,12 @@ def glasses(sun: bool = False) -> Asset:
     scene.node("TempleR", temple, translate(-0.069, 0.004, -0.006))
     scene.node("LensL", lens_mesh, translate(lens_centre_x, lens_centre_y, 0.0))
     scene.node("LensR", lens_mesh, translate(-lens_centre_x, lens_centre_y, 0.0))
-    return scene.finish(bottom_centre=False)
+    return scene.finish(tryon="sunglasses" if sun else "glasses")
 
 
 def hat() -> Asset:
-    """Felt fedora: crown shell with a 57 cm head opening (inner radius 90.7 mm), brim and ribbon band."""
+    """Felt fedora: crown shell with a 57 cm head opening (inner radius 90.7 mm), brim and ribbon band; origin
+    at the centre of the head opening."""
     scene = Scene("Hat")
     felt = scene.material(pbr("Wool felt", (112, 86, 64), roughness=0.9))
     ribbon = scene.material(pbr("Grosgrain ribbon", (46, 40, 40), roughness=0.6))
@@ -535,11 +561,12 @@ def hat() -> Asset:
     scene.node("Crown", scene.mesh("Crown", [(crown, felt)]))
     scene.node("Brim", scene.mesh("Brim", [(brim, felt)]))
     scene.node("Band", scene.mesh("Band", [(band, ribbon)]))
-    return scene.finish()
+    return scene.finish(tryon="hat")
 
 
 def earrings() -> Asset:
-    """A pair of drop earrings: gold fish hook + cap, pearl teardrop; one mesh drawn by both nodes."""
+    """A pair of drop earrings: gold fish hook + cap, pearl teardrop; one mesh drawn by both nodes, whose
+    origins are the hook points (the model's origin is between them)."""
     scene = Scene("Earrings")
     gold = scene.material(pbr("Gold", GOLD, metallic=1.0, roughness=0.25))
     pearl = scene.material(pbr("Pearl", (234, 226, 214), roughness=0.25))
@@ -555,12 +582,12 @@ def earrings() -> Asset:
     earring = scene.mesh("Earring", [(merge([hook, cap]), gold), (drop, pearl)])
     scene.node("EarringL", earring, translate(0.015, 0.0, 0.0))
     scene.node("EarringR", earring, translate(-0.015, 0.0, 0.0))
-    return scene.finish()
+    return scene.finish(tryon="earrings")
 
 
 def necklace() -> Asset:
     """A gold cable chain (alternating oval links along a 43 cm loop that dips at the front) with a
-    sapphire pendant in a bezel setting."""
+    sapphire pendant in a bezel setting; origin at the neck centre, at the height of the chain's top."""
     scene = Scene("Necklace")
     gold = scene.material(pbr("Gold", GOLD, metallic=1.0, roughness=0.2))
     sapphire = scene.material(glass("Sapphire", (40, 70, 190), ior=1.77, transmission=0.8))
@@ -599,12 +626,12 @@ def necklace() -> Asset:
     pendant = scene.mesh("Pendant", [(merge([bail, bezel]), gold), (gem, sapphire)])
     scene.node("Chain", chain)
     scene.node("Pendant", pendant, translate(front[0], front[1], front[2] + 0.001))
-    return scene.finish()
+    return scene.finish(tryon="necklace")
 
 
 def ring() -> Asset:
-    """Platinum solitaire, US size 7: comfort-fit band with a 17.3 mm inner diameter, standing with its
-    opening facing +Z, and a round brilliant diamond in a cup setting on top."""
+    """Platinum solitaire, US size 7: comfort-fit band with a 17.3 mm inner diameter around the finger axis Z,
+    and a round brilliant diamond in a cup setting on top (+Y); origin at the centre of the hole."""
     scene = Scene("Ring")
     platinum = scene.material(pbr("Platinum", PLATINUM, metallic=1.0, roughness=0.18))
     diamond = scene.material(glass("Diamond", ior=2.42))
@@ -617,12 +644,13 @@ def ring() -> Asset:
     stone = flat(lathe([(0.0, top + 0.0002), (0.0029, top + 0.0024), (0.0017, top + 0.0036), (0.0, top + 0.0036)], 16))
     scene.node("Band", scene.mesh("Band", [(band, platinum)]))
     scene.node("Stone", scene.mesh("Stone", [(cup, platinum), (stone, diamond)]))
-    return scene.finish()
+    return scene.finish(tryon="ring")
 
 
 def watch() -> Asset:
-    """40 mm steel watch: case with crown, printed dial (texture), leather strap closed as a loop whose
-    inside measures 160 mm around (a 30 x 21 mm elliptical wrist)."""
+    """40 mm steel watch: case with crown (+X, towards the hand), printed dial (texture) facing +Z, leather
+    strap closed as a loop around the wrist axis X whose inside measures 160 mm around (a 30 x 21 mm
+    elliptical wrist); origin at the centre of the strap loop."""
     scene = Scene("Watch")
     steel = scene.material(pbr("Brushed steel", STEEL, metallic=1.0, roughness=0.35))
     dial_tex = scene.texture(dial_texture(), "dial", {"magFilter": GL_LINEAR, "minFilter": GL_LINEAR_MIPMAP_LINEAR})
@@ -644,7 +672,7 @@ def watch() -> Asset:
     scene.node("Case", scene.mesh("Case", [(case, steel)]))
     scene.node("Face", scene.mesh("Face", [(face, dial_index)]))
     scene.node("Strap", scene.mesh("Strap", [(strap, leather)]))
-    return scene.finish()
+    return scene.finish(tryon="watch")
 
 
 def chair() -> Asset:

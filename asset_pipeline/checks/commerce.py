@@ -28,6 +28,7 @@ from ..images import header_size, open_image
 from ..limits import DEFAULT_LIMITS
 from ..metadata import CheckResult, Metadata
 from ..profiles import Profile, get_profile
+from ..tryon import check_tryon
 
 # --- thresholds (each documented where it is used) ---------------------------------------------------------
 DIELECTRIC_SRGB_RANGE = (30.0, 243.0)
@@ -86,6 +87,7 @@ def commerce_checks(
         check_file_size(files, prof),
         check_variants(asset, files),
         check_usdz(files, prof),
+        check_tryon_spec(asset, metadata),
     ]
 
 
@@ -618,6 +620,43 @@ def check_variants(asset: Asset, files: dict[str, bytes]) -> CheckResult:
         ),
         value=expected,
     )
+
+
+def check_tryon_spec(asset: Asset, metadata: Metadata) -> CheckResult:
+    """A try-on product meets its category's try-on spec (asset_pipeline/tryon.py): required nodes, origin at
+    the anchor, the spec's axes, measurable real sizes. What the normalize stage fixed is listed; what is
+    still missing fails the check (the product shows in 3D and AR, but try-on would misplace or miss parts).
+    Without an anchor in the metadata (a model that did not go through normalize) the asset itself is
+    checked."""
+    category = get_category(metadata.category)
+    if not category.tryon:
+        return CheckResult(id="tryon_spec", passed=True, severity="info", message=f"{category.name} is not a try-on category", value=None)
+    anchor = metadata.anchor
+    if anchor is None:
+        findings = check_tryon(asset, category.name)
+        return CheckResult(
+            id="tryon_spec",
+            passed=not findings,
+            severity="error",
+            message=(
+                f"{category.name} try-on spec not met: {'; '.join(f.message for f in findings)}"
+                if findings
+                else f"{category.name} meets the try-on spec"
+            ),
+            value={"problems": [f.as_dict() for f in findings]},
+        )
+    problems = [p.message for p in anchor.problems]
+    value = {"missing_nodes": anchor.missing_nodes, "problems": [p.model_dump() for p in anchor.problems], "fixes": anchor.fixes}
+    fixed = f"; fixed: {'; '.join(anchor.fixes)}" if anchor.fixes else ""
+    if problems:
+        missing = f"missing nodes {', '.join(anchor.missing_nodes)}; " if anchor.missing_nodes else ""
+        message = f"{category.name} try-on spec not met: {missing}{'; '.join(problems)}{fixed}"
+    elif anchor.kind == "face_material":
+        shades = ", ".join(f"{s.base_color_hex} {s.finish}" + (f" ({s.variant})" if s.variant else "") for s in anchor.shades)
+        message = f"{category.name} meets the try-on spec (shades: {shades}){fixed}"
+    else:
+        message = f"{category.name} meets the try-on spec (anchor at the origin, {', '.join(anchor.required_nodes) or 'no required nodes'}){fixed}"
+    return CheckResult(id="tryon_spec", passed=not problems, severity="error", message=message, value=value)
 
 
 def check_usdz(files: dict[str, bytes], profile: Profile) -> CheckResult:

@@ -7,7 +7,11 @@ Every decision is reported with the evidence behind it and nothing is guessed si
   under -Y; STL files, made for CAD and 3D printing, start from their +Z-up convention);
 - unit: the merchant's `unit`, else the merchant's real `dimensions`, else the file's stated unit, else the
   category's plausible size (a chair 80 units tall is in centimetres); when no unit or several fit, the model
-  stays in metres and is flagged `plausible=False` with a warning.
+  stays in metres and is flagged `plausible=False` with a warning;
+- try-on categories (asset_pipeline/tryon.py) get their spec's origin instead of the bottom centre: the anchor
+  (a bridge midpoint, a ring's centre...), found on the geometry; a model in other axes is turned into the
+  spec's when the geometry says so unambiguously (unless the merchant gave `up`/`front`), nodes get the spec's
+  names by what they are, and earring and temple nodes their hook point and hinge as their own origin.
 
 The correction (rotation, uniform scale, translation) is pushed into the scene roots and baked: root meshes
 are transformed (a shared mesh is duplicated first), children get the correction in their local matrix, so node
@@ -23,9 +27,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..asset import IDENTITY, Asset, Mesh, Primitive
+from ..asset import IDENTITY, Asset, Mesh, Node, Primitive
 from ..categories import Category, get_category
 from ..errors import InvalidGeometryError, OptionError
+from ..tryon import ORIGIN_TOLERANCE_M, SPEC_VERSION, Inspection, axis_name, get_spec, inspect
 from . import StageReport
 
 UNIT_SCALES: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048}
@@ -92,16 +97,32 @@ def normalize(asset: Asset, options: NormalizeOptions) -> StageReport:
     rotation = _rotation_to_y_up(up)
     if options.front is not None:
         rotation = _front_rotation(rotation @ AXES[parse_axis(options.front, "front axis")], options.front) @ rotation
-    source_size = _rotated_size(bounds, rotation)  # file units, in the final axis order (w, h, d)
-
-    unit = _decide_unit(asset, options, category, source_size, warnings)
+    # File units; the order of the axes does not matter to the unit (largest side, geometric mean of ratios).
+    unit = _decide_unit(asset, options, category, _rotated_size(bounds, rotation), warnings)
     scale = unit["scale_to_m"]
-    size_m = source_size * scale
+
+    found = None
+    if category.tryon:
+        merchant_axes = options.up is not None or options.front is not None
+        found = inspect(asset, category.name, _affine(scale * rotation), orient=not merchant_axes)
+        if found.turn is not None:
+            rotation = found.turn @ rotation
+            up = axis_name(rotation.T @ np.array([0.0, 1.0, 0.0]))
+            up_by, up_evidence = "tryon-geometry", {"reason": found.turn_reason}
+            warnings.append(f"turned into the {category.name} try-on axes: {found.turn_reason}")
+    size_m = _rotated_size(bounds, rotation) * scale  # (w, h, d) in metres
 
     linear = scale * rotation
     corners = _corners(bounds) @ linear.T
     lo, hi = corners.min(axis=0), corners.max(axis=0)
     translation = -np.array([(lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2])
+    anchor_m = (0.0, 0.0, 0.0)  # where the anchor is in the bottom-centre frame
+    if found is not None and found.anchor is not None and get_spec(category.name).kind == "worn":
+        anchor_m = tuple(float(v) for v in found.anchor + translation)
+        # An anchor within the tolerance of the authored origin leaves it where it is: a model that follows the
+        # spec is not moved (its hotspots and the like stay valid).
+        moved = any(f.code == "origin" for f in found.findings)
+        translation = -found.anchor if moved else np.zeros(3)
     correction = np.eye(4)
     correction[:3, :3] = linear
     correction[:3, 3] = translation
@@ -121,8 +142,7 @@ def normalize(asset: Asset, options: NormalizeOptions) -> StageReport:
         "up_axis": up,
         "plausible": unit["plausible"],
     }
-    # The source origin (often the artist's pivot: a bridge of glasses, a ring's centre) in the new frame.
-    asset.extras["anchor"] = tryon_anchor(asset, category, tuple(float(v) for v in translation))
+    asset.extras["anchor"] = None if found is None else tryon_anchor(asset, category, found, anchor_m, translation, merchant_axes)
     final = asset.dimensions()
     changes: dict[str, Any] = {
         "source_dimensions": [round(float(v), 6) for v in bounds[1] - bounds[0]],
@@ -139,6 +159,9 @@ def normalize(asset: Asset, options: NormalizeOptions) -> StageReport:
         "category": category.name,
         "roots_baked": len(asset.roots) - len(kept_roots),
     }
+    if asset.extras["anchor"] is not None:
+        changes["tryon_anchor_m"] = [round(v, 6) for v in anchor_m]
+        changes["tryon_fixes"] = asset.extras["anchor"]["fixes"]
     if options.dimensions is not None:
         target = np.asarray(options.dimensions, dtype=np.float64)
         difference = (size_m - target) / target
@@ -149,24 +172,136 @@ def normalize(asset: Asset, options: NormalizeOptions) -> StageReport:
     return StageReport(stage="normalize", changes=changes, warnings=warnings)
 
 
-def tryon_anchor(asset: Asset, category: Category, source_origin_m: tuple[float, float, float]) -> dict[str, Any] | None:
-    """The try-on anchor record for try-on categories (None otherwise).
+def tryon_anchor(
+    asset: Asset,
+    category: Category,
+    found: Inspection,
+    anchor_m: tuple[float, float, float],
+    translation: np.ndarray,
+    merchant_axes: bool,
+) -> dict[str, Any]:
+    """Apply the try-on spec's fixes that are not part of the root correction, then the record metadata.Anchor
+    holds: the spec's conventions for the category, what was fixed, the real sizes measured on the result and
+    what it still lacks (`problems`, from `check_tryon` on the finished model).
 
-    This is the hook for the per-category anchor conventions (where glasses sit on the nose bridge, a ring on
-    the finger...), which are specified separately; until then it records only what is known without inventing a
-    convention: the category, its placement, and the source file's origin expressed in the normalized frame (point_m),
-    which authored try-on models usually put at their mounting point."""
-    if not category.tryon:
-        return None
+    `found` is the inspection of the model before the correction (in its frame: scaled and turned, not
+    moved); `translation` the move the correction applied; `anchor_m` the anchor in the bottom-centre frame;
+    `merchant_axes` whether the merchant stated the axes (a turn is then reported, never made).
+    Before the correction moved it, the origin was `anchor_m` away from the anchor."""
+    spec = get_spec(category.name)
+    assert spec is not None
+    fixes: list[str] = []
+    if found.turn is not None:
+        fixes.append(f"turned into the spec's axes: {found.turn_reason}")
+    if any(f.code == "origin" for f in found.findings):
+        fixes.append(f"origin moved {np.linalg.norm(found.anchor) * 1000:.1f} mm to the anchor")
+    for index, name in found.renames.items():
+        fixes.append(f"node {asset.nodes[index].name!r} renamed {name} (by its geometry)")
+        asset.nodes[index].name = name
+    if found.lens_split is not None:
+        fixes.append(f"node {asset.nodes[found.lens_split].name!r} held both lenses: split into LensL and LensR")
+        _split_lenses(asset, found.lens_split)
+    worlds = dict(asset.walk())
+    pivots = {
+        index: point + translation
+        for index, point in found.node_origins.items()
+        if np.linalg.norm(worlds[index][:3, 3] - (point + translation)) > ORIGIN_TOLERANCE_M
+    }
+    moved_pivots = [name for name in _repivot(asset, pivots)]
+    if moved_pivots:
+        fixes.append(f"node origins moved to where the spec puts them: {', '.join(moved_pivots)}")
+    final = inspect(asset, category.name, orient=not merchant_axes)
     return {
         "category": category.name,
-        "point_m": source_origin_m,
-        "notes": [
-            f"placement: {category.placement}",
-            "point_m is the source file's origin after normalization (the authored pivot); "
-            "no per-category anchor convention applied yet",
-        ],
+        "point_m": anchor_m,
+        "spec_version": SPEC_VERSION,
+        "kind": spec.kind,
+        "origin": spec.anchor,
+        "axes": dict(spec.axes),
+        "outward_axis": spec.outward,
+        "required_nodes": list(spec.required_nodes),
+        "missing_nodes": [f.node for f in final.findings if f.code == "missing_node" and f.node is not None],
+        "node_origins_m": {asset.nodes[i].name: tuple(float(v) for v in p) for i, p in final.node_origins.items()},
+        "sizes_m": {name: round(value, 6) for name, value in final.sizes.items()},
+        "shades": [shade.as_dict() for shade in final.shades],
+        "occluder": spec.occluder,
+        "fixes": fixes,
+        "problems": [f.as_dict() for f in final.findings],
+        "notes": [f"placement: {category.placement}", *found.notes],
     }
+
+
+def _parents(asset: Asset) -> dict[int, int]:
+    return {child: index for index, node in enumerate(asset.nodes) for child in node.children}
+
+
+def _repivot(asset: Asset, points: dict[int, np.ndarray]) -> list[str]:
+    """Give each node in `points` its own origin at that point (model frame) with the model's axes, its
+    drawing unchanged: the mesh is moved the other way (copied first when another node draws it with a
+    different transform). Returns the names of the nodes whose origin moved."""
+    worlds = dict(asset.walk())
+    parents = _parents(asset)
+    users: dict[int, list[int]] = {}
+    for index, node in enumerate(asset.nodes):
+        if node.mesh is not None:
+            users.setdefault(node.mesh, []).append(index)
+    moves: dict[int, np.ndarray] = {}
+    for index, point in points.items():
+        target = _affine(np.eye(3), point)
+        if np.allclose(worlds[index], target, atol=1e-9):
+            continue
+        parent_world = dict(asset.walk())[parents[index]] if index in parents else IDENTITY  # as moved so far
+        node = asset.nodes[index]
+        new_local = np.linalg.inv(parent_world) @ target
+        for child in node.children:
+            asset.nodes[child].matrix = np.linalg.inv(new_local) @ node.matrix @ asset.nodes[child].matrix
+        node.matrix = new_local
+        moves[index] = np.linalg.inv(target) @ worlds[index]
+    done: dict[int, np.ndarray] = {}
+    for index, move in moves.items():
+        node = asset.nodes[index]
+        if node.mesh in done and np.allclose(done[node.mesh], move, atol=1e-9):
+            continue
+        shared = node.mesh in done or any(u not in moves or not np.allclose(moves[u], move, atol=1e-9) for u in users[node.mesh] if u != index)
+        if shared:
+            asset.meshes.append(_copy_mesh(asset.meshes[node.mesh]))
+            node.mesh = len(asset.meshes) - 1
+        for prim in asset.meshes[node.mesh].primitives:
+            transform_primitive(prim, move)
+        done[node.mesh] = move
+    return [asset.nodes[i].name for i in moves]
+
+
+def _split_lenses(asset: Asset, index: int) -> None:
+    """Split a node drawing both lenses at the symmetry plane (x = 0 of the model): it keeps the left lens
+    (+X) as LensL, and a new sibling with the same transform draws the right one as LensR."""
+    node = asset.nodes[index]
+    world = dict(asset.walk())[index]
+    halves: list[list[Primitive]] = [[], []]
+    for prim in asset.meshes[node.mesh].primitives:
+        x = prim.positions.astype(np.float64) @ world[0, :3] + world[0, 3]
+        left = x[prim.indices].mean(axis=1) > 0
+        for half, faces in zip(halves, (prim.indices[left], prim.indices[~left])):
+            if len(faces):
+                keep, remapped = np.unique(faces, return_inverse=True)
+                part = prim.take_vertices(keep)
+                part.indices = remapped.reshape(-1, 3).astype(np.uint32)
+                half.append(part)
+    name = asset.meshes[node.mesh].name
+    asset.meshes.append(Mesh(f"{name}L", halves[0]))
+    node.mesh, node.name = len(asset.meshes) - 1, "LensL"
+    asset.meshes.append(Mesh(f"{name}R", halves[1]))
+    asset.nodes.append(Node("LensR", matrix=node.matrix.copy(), mesh=len(asset.meshes) - 1))
+    parent = _parents(asset).get(index)
+    (asset.nodes[parent].children if parent is not None else asset.roots).append(len(asset.nodes) - 1)
+
+
+def _affine(linear: np.ndarray, translation: np.ndarray | None = None) -> np.ndarray:
+    out = np.eye(4)
+    out[:3, :3] = linear
+    if translation is not None:
+        out[:3, 3] = translation
+    return out
 
 
 # ---- up axis -------------------------------------------------------------------------------------

@@ -571,7 +571,7 @@ def test_build_report_on_a_small_bundle():
     report = build_report("abc", asset, metadata, files, validator, get_profile("web-ar"))
     assert report.asset_id == "abc" and report.validator == validator
     ids = [c.id for c in report.checks]
-    assert ids[0] == "khronos_validator" and len(ids) == len(set(ids)) == 15
+    assert ids[0] == "khronos_validator" and len(ids) == len(set(ids)) == 16
     assert {t.target for t in report.targets} == {"khronos-3dc-mobile-ar", "shopify", "google-merchant-center", "amazon", "apple-quick-look"}
     assert "model.usdz is missing" in check(report.checks, "usdz_present").message
     by_target = {t.target: t for t in report.targets}
