@@ -307,3 +307,51 @@ def _metadata_with(anchor: dict, category: str):
     metadata = make_metadata(Asset(nodes=[Node("empty")], roots=[0]), category=category)
     metadata.anchor = Anchor(**anchor)
     return metadata
+
+
+# ---- the head occluder -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def occluder(tmp_path_factory) -> bytes:
+    from immersive.tryon.models import ModelMissing
+
+    from samples import head_occluder
+
+    try:
+        return head_occluder.generate(tmp_path_factory.mktemp("occluder"))
+    except ModelMissing as exc:
+        pytest.skip(f"face model not installed: {exc}")
+
+
+def test_the_head_occluder_regenerates_identically(occluder):
+    assert (SAMPLES / "head_occluder.glb").read_bytes() == occluder, "run python -m samples.head_occluder"
+    assert spec_document()["head_occluder"] == "samples/head_occluder.glb"
+
+
+def test_the_head_occluder_is_a_closed_head_on_the_canonical_face(occluder):
+    import trimesh
+    import trimesh.proximity
+
+    from immersive.tryon.models import canonical_face_model
+
+    asset = aio.read(occluder, "head_occluder.glb")
+    meshes = {}
+    for index, mesh, world in asset.mesh_instances():
+        assert np.allclose(world, np.eye(4))  # in the face frame as it is
+        prim = mesh.primitives[0]
+        meshes[asset.nodes[index].name] = trimesh.Trimesh(prim.positions, prim.indices, process=False)
+    assert set(meshes) == {"Head", "Neck"}
+    for name, mesh in meshes.items():
+        assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0, name
+    head = meshes["Head"]
+    lo, hi = head.bounds
+    assert 0.145 <= hi[0] - lo[0] <= 0.16  # head breadth
+    assert 0.19 <= hi[2] - lo[2] <= 0.21  # nose tip to the back of the head
+    assert 0.22 <= hi[1] - lo[1] <= 0.24  # chin to the top of the head
+    face = canonical_face_model().vertices_m
+    outside = -trimesh.proximity.signed_distance(head, face)  # how far each landmark is outside the occluder
+    # 2 mm in, give or take the grid's 5 mm steps over creases (lips, under the chin).
+    assert 0.0015 <= np.median(outside) <= 0.0025 and np.percentile(outside, 90) <= 0.003
+    assert -0.002 <= outside.min() and outside.max() <= 0.007
+    assert meshes["Neck"].contains([[0.0, -0.15, -0.045]])[0] and not head.contains([[0.0, 0.0, 0.09]])[0]
