@@ -286,6 +286,37 @@ def extrude_convex(outline: np.ndarray, thickness: float) -> Part:
     return _orient_and_drop_degenerate(merge(parts))
 
 
+def mitred_frame(width: float, height: float, profile) -> Part:
+    """A picture-frame moulding whose outer edge is a width x height rectangle centred on the origin in the XY
+    plane: the closed counter-clockwise `profile` ((d, z): d inwards from the outer edge, z from the back)
+    runs along the four sides, which meet in 45-degree mitres (a closed solid). Flat normals per profile
+    segment; UVs: u across the profile, v along the side (so a wood grain running along v follows each side)."""
+    profile = np.asarray(profile, dtype=np.float64)
+    step = np.roll(profile, -1, axis=0) - profile
+    length = np.linalg.norm(step, axis=1)
+    normal_2d = np.stack([step[:, 1], -step[:, 0]], axis=1) / length[:, None]  # outward: the solid is on the left
+    u = np.concatenate([[0.0], np.cumsum(length)]) / length.sum()
+    half = np.array([width / 2, height / 2])
+    sides = []
+    for outward, along in (((0, 1), (-1, 0)), ((-1, 0), (0, -1)), ((0, -1), (1, 0)), ((1, 0), (0, 1))):
+        outward, along = np.array(outward, dtype=np.float64), np.array(along, dtype=np.float64)
+        reach, half_length = abs(outward @ half), abs(along @ half)
+
+        def corner(d: float, z: float, end: float) -> list[float]:  # the mitre at inset d: both sides share it
+            x, y = outward * (reach - d) + along * end * (half_length - d)
+            return [x, y, z]
+
+        positions, normals, uvs = [], [], []
+        for k in range(len(profile)):
+            (d0, z0), (d1, z1) = profile[k], profile[(k + 1) % len(profile)]
+            positions += [corner(d0, z0, -1), corner(d0, z0, 1), corner(d1, z1, -1), corner(d1, z1, 1)]
+            normals += [[*(-outward * normal_2d[k, 0]), normal_2d[k, 1]]] * 4
+            uvs += [[u[k], 0.0], [u[k], 1.0], [u[k + 1], 0.0], [u[k + 1], 1.0]]
+        faces = np.concatenate([np.array([[0, 1, 3], [0, 3, 2]]) + 4 * k for k in range(len(profile))])
+        sides.append(_orient_and_drop_degenerate(Part(np.array(positions), np.array(normals), faces, np.array(uvs))))
+    return merge(sides)
+
+
 def rotate_z(degrees: float) -> np.ndarray:
     c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
     m = np.eye(4)
@@ -382,6 +413,31 @@ def dial_texture(size: int = 256) -> bytes:
     base = np.array([228.0, 223.0, 212.0]) - 10 * radius[..., None] ** 2
     rgb = base * (1 - ink[..., None]) + np.array([38.0, 38.0, 42.0]) * ink[..., None]
     return png_bytes(np.round(rgb))
+
+
+def landscape_texture(width: int = 256, height: int = 256, aspect: float = 0.297 / 0.42) -> bytes:
+    """A mountain landscape print: a warm sky graded to the horizon, a low sun, five ridges fading with
+    distance (atmospheric perspective) and a fine paper grain, in 32-240 sRGB. `aspect` is the print's
+    width / height: the texels need not be square, the sun stays round on the print."""
+    rng = np.random.default_rng(11)
+    y, x = (np.mgrid[0:height, 0:width] + 0.5) / np.array([height, width])[:, None, None]  # y down, in [0, 1]
+    sky, horizon = np.array([92.0, 118.0, 156.0]), np.array([236.0, 196.0, 150.0])
+    t = 1 - (1 - np.clip(y / 0.62, 0, 1)[..., None]) ** 1.4
+    rgb = sky * (1 - t) + horizon * t
+    sun = np.hypot((x - 0.66) * aspect, y - 0.36)
+    rgb += np.clip(1.4 - sun / 0.06, 0, 1)[..., None] * (np.array([243.0, 226.0, 182.0]) - rgb)
+    far, near = np.array([176.0, 150.0, 158.0]), np.array([40.0, 62.0, 60.0])
+    for layer in range(5):
+        depth = layer / 4
+        cells = 3 + 2 * layer
+        outline = 0.6 * value_noise((1, width), (1, cells), rng)[0] + 0.12 * value_noise((1, width), (1, 4 * cells), rng)[0]
+        ridge = 0.44 + 0.36 * depth ** 1.3 - 0.14 * (1 - 0.3 * depth) * (outline - 0.3)
+        below = y - ridge[None, :]
+        cover = np.clip(below * height, 0, 1)[..., None]  # anti-aliased ridge line
+        shade = 1 - 0.12 * np.clip(below / 0.3, 0, 1)[..., None]
+        rgb = rgb * (1 - cover) + (far * (1 - depth) + near * depth) * shade * cover
+    grain = value_noise((height, width), (height // 2, width // 2), rng)[..., None]
+    return png_bytes(np.clip(np.round(rgb * (0.97 + 0.06 * grain)), 32, 240))
 
 
 # --- materials ------------------------------------------------------------------------------------------
@@ -738,6 +794,40 @@ def sofa() -> Asset:
     return scene.finish()
 
 
+def art_print() -> Asset:
+    """Framed art print 0.50 x 0.70 x 0.03 m for the wall: a mitred oak moulding 40 mm wide with a rabbet at
+    the back, an off-white mount board filling the rabbet (its back flush with the frame's), and an A3 print
+    (297 x 420 mm, a procedural landscape) floated on the mount, a little above the middle. Front +Z."""
+    scene = Scene("ArtPrint")
+    wood_tex = scene.texture(wood_texture(), "oak", {"magFilter": GL_LINEAR, "minFilter": GL_LINEAR_MIPMAP_LINEAR})
+    oak = pbr("Oak", (255, 255, 255), roughness=0.55)
+    oak["pbrMetallicRoughness"]["baseColorTexture"] = {"index": wood_tex}
+    oak = scene.material(oak)
+    mount = scene.material(pbr("Mount board", (236, 232, 222), roughness=0.9))
+    print_tex = scene.texture(landscape_texture(), "landscape", {"magFilter": GL_LINEAR, "minFilter": GL_LINEAR_MIPMAP_LINEAR})
+    paper = pbr("Giclee print", (255, 255, 255), roughness=0.8)  # white factor: the texture is the colour
+    paper["pbrMetallicRoughness"]["baseColorTexture"] = {"index": print_tex}
+    paper = scene.material(paper)
+
+    width, height, depth = 0.50, 0.70, 0.03
+    rabbet, lip = 0.030, 0.020  # the rabbet reaches 30 mm in from the outer edge, 20 mm up from the back
+    moulding = [  # (d, z), counter-clockwise: back, rabbet, sight edge, bevelled front, outer edge
+        (0.0, 0.0), (rabbet, 0.0), (rabbet, lip), (0.040, lip), (0.040, 0.025), (0.0365, depth),
+        (0.006, depth), (0.0015, 0.0285), (0.0, 0.024),
+    ]
+    frame = mitred_frame(width, height, moulding)
+    # 0.5 mm of play in the rabbet (touching faces would weld into non-manifold edges)
+    board = rounded_box((width - 2 * rabbet - 0.001, height - 2 * rabbet - 0.001, lip - 0.0005), 0.001, 2)
+    board = board.transformed(translate(0.0, 0.0, (lip - 0.0005) / 2))
+    paper_size = (0.297, 0.420)
+    sheet = extrude_convex(np.array([[1, -1], [1, 1], [-1, 1], [-1, -1]]) * np.array(paper_size) / 2, 0.0004)
+    sheet = sheet.transformed(translate(0.0, 0.012, lip - 0.0005 + 0.0003))
+    scene.node("Frame", scene.mesh("Frame", [(frame, oak)]), translate(0.0, height / 2, 0.0))
+    scene.node("Mount", scene.mesh("Mount", [(board, mount)]), translate(0.0, height / 2, 0.0))
+    scene.node("Print", scene.mesh("Print", [(sheet, paper)]), translate(0.0, height / 2, 0.0))
+    return scene.finish()
+
+
 def lipstick() -> Asset:
     """Lipstick 21 mm across, 76 mm tall: gold metal case (tube) and a red bullet with the classic
     slanted tip."""
@@ -918,6 +1008,10 @@ HOTSPOTS = {
         Hotspot("brim", "Snap brim", "7 cm brim that lifts at the edge.", "Brim", DOWN, (0.0, 0.0, 0.126)),
     ),
     "ring": (Hotspot("stone", "Round brilliant diamond", "0.3 carat, colour G, clarity VS1, in a platinum cup setting.", "Stone", DOWN),),
+    "art": (
+        Hotspot("print", "Giclee print", "A3 pigment print on 310 g cotton rag, floated on an acid-free mount.", "Print", BACK),
+        Hotspot("frame", "Oak frame", "Mitred solid oak moulding, 40 mm wide, oiled.", "Frame", BACK, (0.0, 0.33, 0.0)),
+    ),
     "lipstick": (
         Hotspot("bullet", "Satin bullet", "Slanted tip for a precise line.", "Bullet", DOWN),
         Hotspot("case", "Gold case", "Refillable metal case.", "Case", BACK),
@@ -948,6 +1042,7 @@ PRODUCTS = [
     Product("CH-5001", "Oak dining chair", "chair", "chair.glb", "179.00", chair, "Solid oak, sage upholstered seat"),
     Product("SF-5002", "Three-seat sofa", "sofa", "sofa.glb", "1299.00", sofa, "Woven upholstery in Oat or Slate, walnut legs"),
     Product("LP-6001", "Classic red lipstick", "lipstick", "lipstick.glb", "28.00", lipstick, "Gold case, satin red bullet"),
+    Product("AP-8001", "Framed mountain print", "art", "art_print.glb", "119.00", art_print, "A3 landscape print, oak frame 50 x 70 cm"),
     Product("VS-7001", "Glazed baluster vase (scan)", "vase", "vase.ply", "65.00", None, "Photogrammetry-style point cloud with colour, 30 cm"),
 ]
 
