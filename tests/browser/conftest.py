@@ -2,9 +2,10 @@
 posters and USDZ on) and headless Chromium driven by node + playwright-core through harness.mjs.
 
 Every test module here is marked `pytest.mark.xdist_group("browser")` so that, under `--dist loadgroup`,
-they share one worker and therefore this one service. Chromium (/usr/bin/chromium) and the viewer's npm
-packages are installed by scripts/setup.sh; when either is missing the tests fail and say so: they are part
-of the suite, not optional."""
+they share one worker and therefore this one service. A fixture holding a scenario's result is
+session-scoped: xdist may interleave the group's modules, and a module fixture would run its scenario
+again. Chromium (/usr/bin/chromium) and the viewer's npm packages are installed by scripts/setup.sh; when
+either is missing the tests fail and say so: they are part of the suite, not optional."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ EMBEDDED = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shop(service, scenario, tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("embed")
     return scenario("embed_third_party.mjs", {"base": service.base, "merchant": service.merchant, "products": EMBEDDED, "work": str(work)})

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.xdist_group("browser")
 SKU = "CH-5001"  # the chair: a floor product with a USDZ
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def links(service, scenario) -> dict:
     return scenario("native_ar_links.mjs", {"base": service.base, "merchant": service.merchant, "sku": SKU})
 

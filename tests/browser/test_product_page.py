@@ -23,7 +23,7 @@ INCH = 0.0254
 BOX_MARGIN_PX = 3
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pages(service, scenario, artifacts_dir, tmp_path_factory) -> dict[str, dict]:
     """One Chromium run over every product page (see product_page.mjs); per SKU what the page showed."""
     work = tmp_path_factory.mktemp("product-pages")
