@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { flushAnalytics, waitReady } from './viewer_page.mjs';
 import { installXR, yawPitch } from './xr_runtime.mjs';
-import { measurePlaced, poseDevice, press, setPlacedVisible, xrFrames } from './xr_steps.mjs';
+import { dragAcross, measurePlaced, poseDevice, press, setPlacedVisible, xrFrames } from './xr_steps.mjs';
 
 // Held at 1.4 m, facing the room's +Z, tilted 52° down: the centre ray meets the floor ~1.1 m ahead.
 const HELD = { position: [0, 1.4, 0], quaternion: yawPitch(Math.PI, -0.9) };
@@ -50,18 +50,7 @@ export default async function arPhone(ctx, { base, merchant, sku, artifacts, roo
   await setPlacedVisible(page, true);
 
   // Drag a third of the screen width on the overlay: a quarter turn about the vertical.
-  await page.evaluate(() => {
-    const layer = document.querySelector('immersive-product').shadowRoot.querySelector('[data-ar-gestures]');
-    const y = innerHeight / 2;
-    const send = (type, x) => layer.dispatchEvent(new PointerEvent(type, {
-      bubbles: true, composed: true, pointerId: 1, pointerType: 'touch', isPrimary: true, clientX: x, clientY: y, buttons: type === 'pointerup' ? 0 : 1,
-    }));
-    const from = innerWidth / 3;
-    send('pointerdown', from);
-    for (let step = 1; step <= 10; step += 1) send('pointermove', from + (innerWidth / 3) * (step / 10));
-    send('pointerup', from + innerWidth / 3);
-  });
-  await xrFrames(page, 2);
+  await dragAcross(page, 1 / 3);
   const turned = await measurePlaced(page);
 
   // Point elsewhere and tap again: the product moves there, keeping its turn.

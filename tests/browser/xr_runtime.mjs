@@ -32,6 +32,21 @@ export function captureFloorY(capture) {
 }
 
 /**
+ * The wall planes of a capture (WALL_FACE): a point on each and its unit normal into the room (metres, the
+ * room's global frame). SEM builds a plane's surface in its entity's local XZ plane, front side -Y (that is
+ * what its hit test meets: the FLOOR's turns to +Y).
+ */
+export function captureWalls(capture) {
+  return capture.spatialEntities.filter((entity) => entity.semanticLabel_META === 'WALL_FACE').map((entity) => {
+    const { position: p, orientation: q } = entity.locatable_META;
+    // (0, -1, 0) turned by q: minus the second column of q's rotation matrix
+    const normal = [-2 * (q.x * q.y - q.w * q.z), -(1 - 2 * (q.x * q.x + q.z * q.z)), -2 * (q.y * q.z + q.w * q.x)];
+    const length = Math.hypot(...normal);
+    return { point: [p.x, p.y, p.z], normal: normal.map((v) => v / length) };
+  });
+}
+
+/**
  * Adds the emulated device to every document the page loads.
  * @param {import('playwright-core').Page} page
  * @param {object} options
@@ -40,13 +55,15 @@ export function captureFloorY(capture) {
  * @param {string|null} [options.room='office_small'] a capture of @iwer/sem; null: no room and no
  *   @iwer/sem, so the device cannot hit-test (requestHitTestSource fails), as one that cannot track surfaces
  * @param {{position: number[], quaternion: number[]}} [options.pose] the device's starting pose
- * @returns {Promise<{floorY: number|null}>} what the tests compare with
+ * @returns {Promise<{floorY: number|null, walls: object[]}>} what the tests compare with (see captureWalls)
  */
 export async function installXR(page, { nodeModules, device, room = 'office_small', pose = null }) {
   if (!DEVICES[device]) throw new Error(`unknown device ${device}`);
   const read = (relative) => fs.readFileSync(path.join(nodeModules, relative), 'utf8');
   const captureText = room ? read(`@iwer/sem/captures/${room}.json`) : null;
-  const floorY = room ? captureFloorY(JSON.parse(captureText)) : null;
+  const capture = room ? JSON.parse(captureText) : null;
+  const floorY = room ? captureFloorY(capture) : null;
+  const walls = room ? captureWalls(capture) : [];
   const setup = `
 ;(() => {
   const device = new IWER.XRDevice(${DEVICES[device]});
@@ -63,7 +80,7 @@ export async function installXR(page, { nodeModules, device, room = 'office_smal
 })();`;
   const sem = room ? read('@iwer/sem/build/iwer-sem.min.js') : '';
   await page.addInitScript({ content: `${read('iwer/build/iwer.min.js')}\n${sem}\n${setup}` });
-  return { floorY };
+  return { floorY, walls };
 }
 
 /** A quaternion [x, y, z, w] for a device turned by `yaw` about +Y then pitched by `pitch` (radians). */

@@ -26,6 +26,25 @@ export async function hold(page, down, { hand = 'right', button = 'trigger' } = 
   await xrFrames(page, 2);
 }
 
+/**
+ * A one-finger drag across `fraction` of the screen width (left to right, mid-height) on the AR gesture
+ * layer of the running session's DOM overlay, as touch pointer events: a drag turns the placed product.
+ */
+export async function dragAcross(page, fraction) {
+  await page.evaluate((share) => {
+    const layer = document.querySelector('immersive-product').shadowRoot.querySelector('[data-ar-gestures]');
+    const y = innerHeight / 2;
+    const send = (type, x) => layer.dispatchEvent(new PointerEvent(type, {
+      bubbles: true, composed: true, pointerId: 1, pointerType: 'touch', isPrimary: true, clientX: x, clientY: y, buttons: type === 'pointerup' ? 0 : 1,
+    }));
+    const from = innerWidth / 3;
+    send('pointerdown', from);
+    for (let step = 1; step <= 10; step += 1) send('pointermove', from + innerWidth * share * (step / 10));
+    send('pointerup', from + innerWidth * share);
+  }, fraction);
+  await xrFrames(page, 2);
+}
+
 /** Moves the emulated device to `position` (metres) with orientation `quaternion` [x, y, z, w]. */
 export async function poseDevice(page, position, quaternion) {
   await page.evaluate(([p, q]) => {
