@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     pipeline_usdz: bool | None = Field(default=None, description="model.usdz: None = as the profile says")
     pipeline_poster: bool = True
 
+    # Kiosk try-on stream (WebSocket /api/v1/tryon/stream, immersive/tryon/stream.py)
+    tryon_stream_max_connections: int = Field(
+        default=2, ge=1, description="streams open at once per service process (each runs a landmarker); more are closed with 1013"
+    )
+    tryon_stream_max_frame_bytes: int = Field(default=1024 * 1024, ge=1024, description="largest camera frame (JPEG) accepted")
+    tryon_stream_max_frame_pixels: int = Field(default=1920 * 1080, ge=64 * 64, description="largest frame size, width x height")
+    tryon_stream_idle_seconds: float = Field(default=30.0, gt=0, description="a stream with no message for this long is closed (4408)")
+
     # Forwarded to asset_pipeline.limits.Limits (protection against hostile files).
     max_input_bytes: int = Limits().max_input_bytes
     max_zip_members: int = Limits().max_zip_members
