@@ -355,6 +355,8 @@ EVENT_TYPES: dict[str, str] = {
     "add_to_cart": "the add-to-cart button was used (props: source, variant)",
     "xr_started": "a headset session started (props: mode, reference_space)",
     "xr_ended": "a headset session ended (props: mode, duration_ms, grabs)",
+    "tryon_started": "live try-on started, the camera on (props: mode = device | kiosk, category)",
+    "tryon_ended": "live try-on ended (props: mode, category, duration_ms, frames, frames_with_face)",
 }
 EventType = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
 MAX_EVENTS_PER_BATCH = 100
