@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import permutations, product
 from typing import Any
 
@@ -78,21 +79,21 @@ class TryOnSpec:
         }
 
 
-_EYEWEAR = dict(
-    kind="worn",
-    anchor=(
+_EYEWEAR: dict[str, Any] = {
+    "kind": "worn",
+    "anchor": (
         "the bridge midpoint: the centre of the front's cross-section in its symmetry plane (x = 0), where the "
         "bridge rests on the nose; with a double bridge or a brow bar, the lowest crossing"
     ),
-    axes={
+    "axes": {
         "+X": "the wearer's left (TempleL, LensL)",
         "+Y": "up",
         "+Z": "out of the face: the lenses face +Z (Amazon's eyewear convention), the temples run back along -Z",
     },
-    outward="+Z",
-    required_nodes=("Frame", "TempleL", "TempleR", "LensL", "LensR"),
-    optional_nodes=("NosePadL", "NosePadR"),
-    sizes={
+    "outward": "+Z",
+    "required_nodes": ("Frame", "TempleL", "TempleR", "LensL", "LensR"),
+    "optional_nodes": ("NosePadL", "NosePadR"),
+    "sizes": {
         "frame_width_m": "the front's outer width, hinge to hinge (the real frame width)",
         "frame_height_m": "the front's height",
         "lens_width_m": "one lens's width (mean of both)",
@@ -100,33 +101,35 @@ _EYEWEAR = dict(
         "bridge_width_m": "the gap between the lenses",
         "temple_length_m": "a temple's length along its centre line, hinge to tip",
     },
-    fit=(
+    "fit": (
         "origin on the nose bridge (face landmark 168), axes from the facial transformation matrix; each temple "
         "node's origin is its hinge, so a fit may turn the temples about Y to reach the ears"
     ),
-    occluder=HEAD_OCCLUDER,
-)
-_WRIST = dict(
-    kind="worn",
-    anchor=(
+    "occluder": HEAD_OCCLUDER,
+}
+
+_WRIST: dict[str, Any] = {
+    "kind": "worn",
+    "anchor": (
         "the centre of the strap loop: on the wrist axis (the centre of the loop's inner outline seen along X), "
         "halfway across the strap's width"
     ),
-    axes={
+    "axes": {
         "+X": "along the wrist towards the hand (the crown side, 3 o'clock)",
         "+Y": "across the wrist (12 o'clock)",
         "+Z": "out of the dial, away from the back of the wrist",
     },
-    outward="+Z",
-    sizes={
+    "outward": "+Z",
+    "sizes": {
         "inner_circumference_m": "the loop's inner outline, around",
         "inner_width_m": "the inner outline's extent along Y (the wrist's width)",
         "inner_depth_m": "the inner outline's extent along Z (the wrist's thickness)",
         "strap_width_m": "the strap's extent along X",
     },
-    fit="origin on the wrist (hand landmark 0), +X towards the middle finger (0 -> 9), +Z the back of the hand",
-    occluder="a cylinder along X with the measured inner outline (the wrist)",
-)
+    "fit": "origin on the wrist (hand landmark 0), +X towards the middle finger (0 -> 9), +Z the back of the hand",
+    "occluder": "a cylinder along X with the measured inner outline (the wrist)",
+}
+
 
 SPECS: dict[str, TryOnSpec] = {
     s.category: s
@@ -425,13 +428,24 @@ _RAY_DIRECTIONS = np.stack(
 )
 
 
-@dataclass
 class Projection:
-    """Triangles seen along one axis: their edges (each once) and the triangles themselves, in 2D."""
+    """Triangles seen along one axis, in 2D: the triangles, and their edges (each once, built when first
+    needed: a centre covered by a triangle needs none)."""
 
-    starts: np.ndarray  # (E, 2)
-    ends: np.ndarray  # (E, 2)
-    triangles: np.ndarray  # (F, 3, 2)
+    def __init__(self, pieces: list[tuple[np.ndarray, np.ndarray]]):
+        self.pieces = pieces  # (2D vertices, faces) per part
+        self.triangles = np.concatenate([flat[faces] for flat, faces in pieces]) if pieces else np.zeros((0, 3, 2))
+
+    @cached_property
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        starts, ends = [], []
+        for flat, faces in self.pieces:
+            n = len(flat) + 1
+            edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+            edges = np.unique(edges[:, 0] * n + edges[:, 1])
+            starts.append(flat[edges // n])
+            ends.append(flat[edges % n])
+        return np.concatenate(starts), np.concatenate(ends)
 
     def covers(self, point: np.ndarray) -> bool:
         """Whether a projected triangle (not seen edge-on) has `point` inside or on its edge: then nothing goes
@@ -448,22 +462,12 @@ class Projection:
 def project(items: list[Part], axis: int, keep: Any = None) -> Projection:
     """The parts' triangles projected along `axis`. `keep(vertices)` selects vertices: only the faces
     touching one are kept."""
-    starts, ends, triangles = [], [], []
-    plane = _plane(axis)
+    pieces = []
     for p in items:
-        faces = p.faces
-        if keep is not None:
-            faces = faces[keep(p.vertices)[faces].any(axis=1)]
-        edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-        edges = np.unique(edges[:, 0] * (len(p.vertices) + 1) + edges[:, 1])
-        a, b = edges // (len(p.vertices) + 1), edges % (len(p.vertices) + 1)
-        flat = p.vertices[:, plane]
-        starts.append(flat[a])
-        ends.append(flat[b])
-        triangles.append(flat[faces])
-    if not starts:
-        return Projection(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 3, 2)))
-    return Projection(np.concatenate(starts), np.concatenate(ends), np.concatenate(triangles))
+        faces = p.faces if keep is None else p.faces[keep(p.vertices)[p.faces].any(axis=1)]
+        if len(faces):
+            pieces.append((p.vertices[:, _plane(axis)], faces))
+    return Projection(pieces)
 
 
 def _cross2(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -493,22 +497,23 @@ def _first_hits(a: np.ndarray, b: np.ndarray, centre: np.ndarray) -> np.ndarray:
 
 
 def _outline_at(projection: Projection, centre: np.ndarray) -> Outline:
-    a, b = projection.starts, projection.ends
+    if projection.covers(centre):  # no hole there
+        return Outline(centre, np.zeros((0, 2)), np.zeros(0), 0.0, 0.0)
+    a, b = projection.edges
     far = float(max(np.linalg.norm(a - centre, axis=1).max(), np.linalg.norm(b - centre, axis=1).max()))
     t = _first_hits(a, b, centre)
     hit = np.isfinite(t)
     points = centre + _RAY_DIRECTIONS[hit] * t[hit, None]
-    empty = hit.any() and far > 0 and not projection.covers(centre)
-    return Outline(centre, points, t[hit], float(hit.mean()), float(t[hit].min() / far) if empty else 0.0)
+    return Outline(centre, points, t[hit], float(hit.mean()), float(t[hit].min() / far) if hit.any() and far > 0 else 0.0)
 
 
 def inner_outline(projection: Projection, centre: np.ndarray | None = None) -> Outline | None:
     """The inner outline of projected triangles around the hole they surround; its centre is the outline's
     own area centroid, found by a few refinements from the bounding-box centre. None without triangles."""
-    if len(projection.starts) == 0:
+    if len(projection.triangles) == 0:
         return None
-    ends = np.vstack([projection.starts, projection.ends])
-    c = (ends.min(axis=0) + ends.max(axis=0)) / 2 if centre is None else np.asarray(centre, dtype=np.float64)
+    corners = projection.triangles.reshape(-1, 2)
+    c = (corners.min(axis=0) + corners.max(axis=0)) / 2 if centre is None else np.asarray(centre, dtype=np.float64)
     outline = _outline_at(projection, c)
     for _ in range(6):
         if outline.coverage < 1.0 or outline.emptiness == 0.0:
@@ -684,10 +689,10 @@ def _rename_sides(found: Inspection, left: Part | None, right: Part | None, name
 
 
 def _sides(candidates: list[Part], centre_x: float) -> tuple[Part | None, Part | None]:
+    """The largest part on each side of x = centre_x: (+X side, -X side)."""
     left = [p for p in candidates if p.centre[0] > centre_x]
     right = [p for p in candidates if p.centre[0] < centre_x]
-    pick = lambda side: max(side, key=lambda p: float(p.areas.sum())) if side else None  # noqa: E731
-    return pick(left), pick(right)
+    return tuple(max(side, key=lambda p: float(p.areas.sum())) if side else None for side in (left, right))  # type: ignore[return-value]
 
 
 class _Eyewear:
@@ -764,6 +769,8 @@ class _Eyewear:
             if p not in lenses and p.centre[2] < front_z - 0.02 and (p.hi[2] - p.lo[2]) > 0.04
         ]  # fmt: skip
         front = [p for p in items if p not in temples]
+        if not front:  # nothing in front of the temples: no temples to tell apart
+            temples, front = [], items
         front_points = _stack(front)
         centre_x = float(front_points[:, 0].min() + front_points[:, 0].max()) / 2
         frame_parts = [p for p in front if p not in lenses]
@@ -1127,7 +1134,7 @@ def _base_color_linear(asset: Asset, index: int) -> np.ndarray:
 def _to_srgb8(linear: np.ndarray) -> tuple[int, int, int]:
     c = np.clip(linear, 0.0, 1.0)
     s = np.where(c <= 0.0031308, c * 12.92, 1.055 * np.power(c, 1 / 2.4) - 0.055)
-    return tuple(int(round(float(v) * 255)) for v in s)  # type: ignore[return-value]
+    return tuple(round(float(v) * 255) for v in s)  # type: ignore[return-value]
 
 
 def _chroma(asset: Asset, index: int) -> float | None:

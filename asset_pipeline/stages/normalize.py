@@ -30,7 +30,14 @@ from pydantic import BaseModel, Field
 from ..asset import IDENTITY, Asset, Mesh, Node, Primitive
 from ..categories import Category, get_category
 from ..errors import InvalidGeometryError, OptionError
-from ..tryon import ORIGIN_TOLERANCE_M, SPEC_VERSION, Inspection, axis_name, get_spec, inspect
+from ..tryon import (
+    ORIGIN_TOLERANCE_M,
+    SPEC_VERSION,
+    Inspection,
+    axis_name,
+    get_spec,
+    inspect,
+)
 from . import StageReport
 
 UNIT_SCALES: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048}
@@ -186,8 +193,7 @@ def tryon_anchor(
 
     `found` is the inspection of the model before the correction (in its frame: scaled and turned, not
     moved); `translation` the move the correction applied; `anchor_m` the anchor in the bottom-centre frame;
-    `merchant_axes` whether the merchant stated the axes (a turn is then reported, never made).
-    Before the correction moved it, the origin was `anchor_m` away from the anchor."""
+    `merchant_axes` whether the merchant stated the axes (a turn is then reported, never made)."""
     spec = get_spec(category.name)
     assert spec is not None
     fixes: list[str] = []
@@ -207,7 +213,7 @@ def tryon_anchor(
         for index, point in found.node_origins.items()
         if np.linalg.norm(worlds[index][:3, 3] - (point + translation)) > ORIGIN_TOLERANCE_M
     }
-    moved_pivots = [name for name in _repivot(asset, pivots)]
+    moved_pivots = _repivot(asset, pivots)
     if moved_pivots:
         fixes.append(f"node origins moved to where the spec puts them: {', '.join(moved_pivots)}")
     final = inspect(asset, category.name, orient=not merchant_axes)

@@ -315,7 +315,6 @@ def _metadata_with(anchor: dict, category: str):
 @pytest.fixture(scope="module")
 def occluder(tmp_path_factory) -> bytes:
     from immersive.tryon.models import ModelMissing
-
     from samples import head_occluder
 
     try:
