@@ -81,9 +81,13 @@ def test_page_renders_the_model_at_true_scale(pages, public, sku):
     dims = public[sku]["asset"]["dimensions_m"]
     assert model["modelSize"] == pytest.approx([dims["width"], dims["height"], dims["depth"]], rel=0.01)
 
+    box = model["box"]
+    width, height = model["element"]
+    assert box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height, (
+        f"the first view cuts the product: its projected box {[round(v) for v in box]} is not inside the {width:.0f}x{height:.0f} element"
+    )
     shot, background = pixels(page["shots"]["model"]), pixels(page["shots"]["background"])
     diff = changed(shot, background)
-    box = model["box"]
     inside = in_box(diff, box, BOX_MARGIN_PX)
     assert diff.sum() > 0.01 * diff.size, f"only {diff.mean():.2%} of the element changed when the model was shown"
     assert inside.sum() >= 0.99 * diff.sum(), "pixels changed outside the model's projected bounding box"
