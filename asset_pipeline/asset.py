@@ -12,7 +12,8 @@ Conventions:
 - Material JSON is glTF material JSON verbatim; every texture reference (`{"index": i, ...}`, also inside
   extensions) indexes `Asset.textures`, which bundle an image with its sampler.
 - Units: `Asset.unit_scale` is metres per file unit when known (None = not stated by the file); after the
-  normalize stage the asset is in metres, +Y up, front +Z, origin at the bottom centre.
+  normalize stage the asset is in metres, +Y up, front +Z, origin at the bottom centre
+  (try-on items: their category's anchor, asset_pipeline/tryon.py).
 """
 
 from __future__ import annotations

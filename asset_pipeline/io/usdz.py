@@ -212,6 +212,12 @@ class _StageWriter:
         root = UsdGeom.Xform.Define(self.stage, self.root_path)
         self.stage.SetDefaultPrim(root.GetPrim())
         self.Usd.ModelAPI(root.GetPrim()).SetKind("component")
+        lo, hi = self.asset.bounds()
+        bottom_centre = np.array([(lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2])
+        if np.all(np.isfinite(bottom_centre)) and np.abs(bottom_centre).max() > 1e-6:
+            # Try-on items keep their category anchor as origin (asset_pipeline/tryon.py), but AR Quick Look
+            # stands a model on the detected surface by its origin: the USDZ is re-based on its bottom centre.
+            root.AddTranslateOp().Set(self.Gf.Vec3d(*(-bottom_centre).tolist()))
         UsdGeom.Scope.Define(self.stage, self.materials_path)
         for index in self.asset.roots:
             self._write_node(index, self.root_path, set())

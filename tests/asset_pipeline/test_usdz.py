@@ -154,11 +154,27 @@ def test_node_hierarchy_names_and_transforms_survive(tmp_path):
     assert children == ["seat_1", "seat_1_1"]
     assert len(meshes(stage)) == 2
     world = UsdGeom.Xformable(stage.GetPrimAtPath("/Root/Chair_Frame/seat_1")).ComputeLocalToWorldTransform(Usd.TimeCode.Default())
-    expected = offset @ turn
+    lo, hi = asset.bounds()
+    rebase = np.eye(4)  # the package stands on its bottom centre (the asset's origin is elsewhere here)
+    rebase[:3, 3] = [-(lo[0] + hi[0]) / 2, -lo[1], -(lo[2] + hi[2]) / 2]
+    expected = rebase @ offset @ turn
     assert np.allclose(np.array(world).T, expected)  # USD matrices are row-vector, glTF column-vector
     box = UsdGeom.BBoxCache(Usd.TimeCode.Default(), [UsdGeom.Tokens.default_]).ComputeWorldBound(stage.GetDefaultPrim())
     rng = box.ComputeAlignedRange()
-    assert np.allclose([*rng.GetMin(), *rng.GetMax()], asset.bounds().ravel(), atol=1e-6)
+    assert np.allclose([*rng.GetMin(), *rng.GetMax()], (asset.bounds() + rebase[:3, 3]).ravel(), atol=1e-6)
+
+
+def test_anchor_origin_is_rebased_to_the_bottom_centre_for_quick_look(tmp_path):
+    # A try-on item whose origin is its anchor (a necklace's neck centre, 5 cm above its lowest point):
+    # Quick Look stands models on their origin, so the package is re-based; a bottom-centred model is not moved.
+    hanging = CUBE_CORNERS * 0.1 + np.array([0.01, -0.05, 0.02], dtype=np.float32)
+    for positions, moved in ((hanging, True), (CUBE_CORNERS.copy(), False)):
+        stage = open_stage(write_usdz(single_mesh_asset(positions, CUBE_FACES.copy())), tmp_path, f"model-{moved}.usdz")
+        root = UsdGeom.Xformable(stage.GetDefaultPrim())
+        assert bool(root.GetOrderedXformOps()) is moved
+        rng = UsdGeom.BBoxCache(Usd.TimeCode.Default(), [UsdGeom.Tokens.default_]).ComputeWorldBound(stage.GetDefaultPrim()).ComputeAlignedRange()
+        lo, hi = np.array(rng.GetMin()), np.array(rng.GetMax())
+        assert np.allclose([(lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2], 0.0, atol=1e-6)
 
 
 def test_empty_asset_is_refused():

@@ -2,8 +2,9 @@
 // hotspots, dimensions, AR, headsets, analytics) live in js/features/, one per file, and use this class's
 // public fields.
 //
-// Conventions (the asset pipeline's): metres, +Y up, product front +Z, origin at the bottom centre. The
-// model is shown at its true size; the camera frames it.
+// Conventions (the asset pipeline's): metres, +Y up, product front +Z, origin at the bottom centre (try-on
+// items: their category's anchor, asset_pipeline/tryon.py). The model is shown at its true size; the camera
+// frames its bounding box, wherever the origin is.
 import * as THREE from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
 import { RoomEnvironment } from 'three/addons/environments/RoomEnvironment.js';
