@@ -1009,7 +1009,7 @@ HOTSPOTS = {
     ),
     "ring": (Hotspot("stone", "Round brilliant diamond", "0.3 carat, colour G, clarity VS1, in a platinum cup setting.", "Stone", DOWN),),
     "art": (
-        Hotspot("print", "Giclee print", "A3 pigment print on 310 g cotton rag, floated on an acid-free mount.", "Print", BACK),
+        Hotspot("print", "Giclee print", "A3 pigment print on 310 g cotton rag, floated on an acid-free mount.", "Print", BACK, (0.08, -0.12, 0.0)),
         Hotspot("frame", "Oak frame", "Mitred solid oak moulding, 40 mm wide, oiled.", "Frame", BACK, (0.0, 0.33, 0.0)),
     ),
     "lipstick": (
