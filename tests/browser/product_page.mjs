@@ -163,10 +163,22 @@ async function hitAt(page, [x, y]) {
   }, [x, y]);
 }
 
-/** Drags across the middle of the model's box with the mouse; returns what the pointer hit and the camera move. */
+/**
+ * Drags across the model with the mouse, from the point nearest the middle of its box that no hotspot covers;
+ * returns what the pointer hit there and how far the camera moved.
+ */
 async function dragTurnsCamera(page, box) {
-  const centre = [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2];
-  const hit = await hitAt(page, centre);
+  const points = [];
+  for (const fx of [0.5, 0.4, 0.6, 0.3, 0.7]) for (const fy of [0.5, 0.4, 0.6, 0.3, 0.7]) {
+    points.push([box[0] + fx * (box[2] - box[0]), box[1] + fy * (box[3] - box[1])]);
+  }
+  let centre = points[0];
+  let hit = await hitAt(page, centre);
+  for (const point of points.slice(1)) {
+    if (hit === 'canvas') break;
+    centre = point;
+    hit = await hitAt(page, point);
+  }
   const cameraPosition = () => page.evaluate(() => document.querySelector('immersive-product').viewer.camera.position.toArray());
   const distance = await page.evaluate(() => {
     const viewer = document.querySelector('immersive-product').viewer;
