@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     tryon_stream_max_frame_pixels: int = Field(default=1920 * 1080, ge=64 * 64, description="largest frame size, width x height")
     tryon_stream_idle_seconds: float = Field(default=30.0, gt=0, description="a stream with no message for this long is closed (4408)")
 
+    # Photo try-on and saved looks (POST /api/v1/tryon/photo, /api/v1/tryon/looks; immersive/tryon/photo.py)
+    tryon_photo_max_bytes: int = Field(default=15 * 1024 * 1024, ge=1024, description="largest photo file accepted")
+    tryon_photo_max_pixels: int = Field(default=50_000_000, ge=64 * 64, description="largest photo as sent, width x height")
+    tryon_photo_max_edge: int = Field(
+        default=2048, ge=256, description="photos are scaled down to this on their longer side (the answer's size too)"
+    )
+    saved_look_retention_hours: float = Field(
+        default=24.0, gt=0, description="saved looks are deleted this long after they were saved (the janitor, immersive gc)"
+    )
+
     # Forwarded to asset_pipeline.limits.Limits (protection against hostile files).
     max_input_bytes: int = Limits().max_input_bytes
     max_zip_members: int = Limits().max_zip_members
