@@ -98,7 +98,8 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 @app.command()
 def gc() -> None:
     """Remove two-step uploads never completed (older than IMMERSIVE_UPLOAD_EXPIRY_HOURS) with their bytes,
-    and spool files of uploads that died (the workers also do this about once an hour)."""
+    spool files of uploads that died, and saved try-on looks past IMMERSIVE_SAVED_LOOK_RETENTION_HOURS (the
+    workers also do this about once an hour)."""
     from .janitor import clean
 
     runtime = _runtime()

@@ -1,6 +1,6 @@
 """Housekeeping for what clients and crashes leave behind: two-step uploads never completed (their rows,
-chunk files and S3 `incoming/` objects) and upload spool files of requests that died. Run by the workers
-about once an hour and by `immersive gc`."""
+chunk files and S3 `incoming/` objects), upload spool files of requests that died, and saved try-on looks
+past their retention. Run by the workers about once an hour and by `immersive gc`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from .catalog.looks import purge_expired
 from .catalog.models import Upload, utcnow
 from .runtime import Runtime
 from .storage import incoming_key
@@ -20,10 +21,11 @@ INTERVAL_SECONDS = 3600.0
 
 
 def clean(runtime: Runtime) -> dict[str, int]:
-    """Remove what is older than `upload_expiry_hours`; returns counts of what was removed."""
+    """Remove uploads older than `upload_expiry_hours` and saved looks past `saved_look_retention_hours`;
+    returns counts of what was removed."""
     settings = runtime.settings
     cutoff = utcnow() - timedelta(hours=settings.upload_expiry_hours)
-    removed = {"pending_uploads": 0, "spool_files": 0}
+    removed = {"pending_uploads": 0, "spool_files": 0, "saved_looks": 0}
     with runtime.sessions() as session:
         stale = session.scalars(select(Upload).where(Upload.state == "pending", Upload.created_at < cutoff)).all()
         for upload in stale:
@@ -33,6 +35,8 @@ def clean(runtime: Runtime) -> dict[str, int]:
             session.delete(upload)
         session.commit()
         removed["pending_uploads"] = len(stale)
+        removed["saved_looks"] = purge_expired(session, runtime.storage)
+        session.commit()
     oldest = time.time() - settings.upload_expiry_hours * 3600
     for spool in settings.tmp_dir.glob("upload-*.part"):  # SpoolWriter's files: a request that never finished
         try:

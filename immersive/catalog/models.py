@@ -256,3 +256,38 @@ class Event(Base):
     props: Mapped[dict[str, Any]] = mapped_column(default=dict)
     client_ts: Mapped[float] = mapped_column(Float, doc="ms since the epoch by the client's clock")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Consent(Base):
+    """What a shopper agreed to in a pseudonymous session, for which purposes, under which notice version
+    (catalog/looks.py). Withdrawing keeps the record and sets withdrawn_at."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_session", "session", "given_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session: Mapped[str] = mapped_column(String(64), doc="pseudonymous random session id, never tied to a person")
+    purposes: Mapped[list[Any]] = mapped_column(doc="what was agreed to, e.g. ['save_look']")
+    notice_version: Mapped[str] = mapped_column(String(40), doc="the version of the privacy notice shown")
+    given_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SavedLook(Base):
+    """A try-on image a session chose to keep with its consent: only the composited image (bytes in storage
+    under storage_key), until expires_at (catalog/looks.py)."""
+
+    __tablename__ = "saved_looks"
+    __table_args__ = (Index("ix_saved_looks_session", "session"), Index("ix_saved_looks_expires", "expires_at"))
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, doc="unguessable: 256 random bits")
+    session: Mapped[str] = mapped_column(String(64))
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id", ondelete="CASCADE"), index=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    variant: Mapped[str | None] = mapped_column(String(200), default=None)
+    storage_key: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100))
+    bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()

@@ -40,9 +40,9 @@ def _runtime():
 
 def test_merchant_create_and_db_upgrade(env):
     result = runner.invoke(app, ["db", "upgrade"])
-    assert result.exit_code == 0 and "revision 0006" in result.stdout
+    assert result.exit_code == 0 and "revision 0007" in result.stdout
     swept = runner.invoke(app, ["gc"])
-    assert swept.exit_code == 0 and "0 pending uploads, 0 spool files removed" in swept.stdout
+    assert swept.exit_code == 0 and "0 pending uploads, 0 spool files, 0 saved looks removed" in swept.stdout
     created = runner.invoke(app, ["merchant", "create", "Gamma Home"])
     assert created.exit_code == 0, created.output
     key = created.stdout.strip().splitlines()[-1]

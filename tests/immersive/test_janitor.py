@@ -43,7 +43,7 @@ def test_stale_uploads_and_spool_files_are_removed(service):
     live_spool = runtime.settings.tmp_dir / "upload-live.part"
     live_spool.write_bytes(b"arriving now")
 
-    assert clean(runtime) == {"pending_uploads": 1, "spool_files": 1}
+    assert clean(runtime) == {"pending_uploads": 1, "spool_files": 1, "saved_looks": 0}
     assert service.client.get(f"/api/v1/uploads/{old}", headers=a.headers).status_code == 404
     assert service.client.get(f"/api/v1/uploads/{fresh}", headers=a.headers).json()["state"] == "pending"
     assert service.client.get(f"/api/v1/uploads/{completed}", headers=a.headers).json()["state"] == "stored"
@@ -53,4 +53,4 @@ def test_stale_uploads_and_spool_files_are_removed(service):
         parts = runtime.settings.tmp_dir / "uploads"
         assert not (parts / f"{old}.part").exists() and (parts / f"{fresh}.part").exists()
     assert not dead_spool.exists() and live_spool.exists()
-    assert clean(runtime) == {"pending_uploads": 0, "spool_files": 0}
+    assert clean(runtime) == {"pending_uploads": 0, "spool_files": 0, "saved_looks": 0}

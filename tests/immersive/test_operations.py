@@ -76,7 +76,7 @@ def test_migrations_match_the_models_on_both_databases(request, tmp_path):
     for url in urls:
         engine = make_engine(url)
         upgrade(engine)
-        assert current_revision(engine) == "0006"
+        assert current_revision(engine) == "0007"
         upgrade(engine)  # running again is a no-op
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
@@ -135,5 +135,5 @@ def test_processes_starting_together_migrate_once(request, tmp_path):
         errors = [p.communicate(timeout=120)[1].decode() for p in processes]
         assert all(p.returncode == 0 for p in processes), errors
         engine = make_engine(url)
-        assert current_revision(engine) == "0006"
+        assert current_revision(engine) == "0007"
         engine.dispose()
