@@ -20,6 +20,7 @@ from asset_pipeline.errors import PipelineError
 
 from .api import assets, events, files, health, jobs, merchants, products, public, schemas, uploads, viewer
 from .api.cache import PublicCache
+from .api.tryon import router as tryon_router
 from .config import Settings
 from .errors import DomainError, RangeNotSatisfiable
 from .runtime import Runtime
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     for module in (merchants, products, uploads, assets, jobs, public, files, events, viewer, health):
         app.include_router(module.router)
+    app.include_router(tryon_router)
     _add_body_schemas(app)
 
     @app.exception_handler(DomainError)
