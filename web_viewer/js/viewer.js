@@ -41,6 +41,7 @@ export class ProductViewer extends EventTarget {
     this.model = null;
     this.gltf = null;
     this.modelLevel = null;
+    this.interacted = false; // the shopper has turned/zoomed/panned the camera
 
     const renderer = new THREE.WebGLRenderer({ antialias: true, alpha: true });
     renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
@@ -125,7 +126,9 @@ export class ProductViewer extends EventTarget {
     this.gltf = gltf;
     this.modelLevel = level;
     this.bounds.setFromObject(model);
-    if (!previous) this.frame();
+    // A coarse LOD can be smaller than the product (thin parts such as earring hooks simplified away): until
+    // the shopper moves the camera, each finer model is framed again, from the same direction.
+    if (!previous || !this.interacted) this.frame({ keepDirection: Boolean(previous) });
     if (this.shadow) {
       this.shadow.group.visible = GROUNDED.has(this.product?.placement);
       if (this.shadow.group.visible) this.shadow.update(this.renderer, this.scene, this.bounds);
@@ -135,15 +138,21 @@ export class ProductViewer extends EventTarget {
     this.dispatchEvent(new CustomEvent('model', { detail: { level, first: !previous } }));
   }
 
-  /** Puts the camera in front of the model (+Z), a little above, so that all of it is in view. */
-  frame() {
+  /**
+   * Puts the camera so that all of the model is in view: in front of it (+Z), a little above, or with
+   * keepDirection from where the camera looks now (e.g. mid auto-rotation).
+   */
+  frame({ keepDirection = false } = {}) {
     const box = this.bounds;
     const sphere = box.getBoundingSphere(new THREE.Sphere());
     const radius = Math.max(sphere.radius, 0.01);
     const distance = radius / Math.sin(THREE.MathUtils.degToRad(FIELD_OF_VIEW / 2)) * 1.08;
     const target = box.getCenter(new THREE.Vector3());
     const elevation = THREE.MathUtils.degToRad(15);
-    this.camera.position.set(0, Math.sin(elevation) * distance, Math.cos(elevation) * distance).add(target);
+    const direction = keepDirection
+      ? this.camera.position.clone().sub(this.controls.target).normalize()
+      : new THREE.Vector3(0, Math.sin(elevation), Math.cos(elevation));
+    this.camera.position.copy(direction).multiplyScalar(distance).add(target);
     this.camera.near = distance / 100;
     this.camera.far = distance * 10;
     this.camera.updateProjectionMatrix();
@@ -187,6 +196,7 @@ export class ProductViewer extends EventTarget {
 
   // Auto-rotation stops for good at the first touch/drag/wheel, as in model-viewer.
   #firstInteraction() {
+    this.interacted = true;
     if (this.controls.autoRotate) {
       this.controls.autoRotate = false;
       this.dispatchEvent(new Event('interaction'));
