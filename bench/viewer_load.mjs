@@ -5,7 +5,9 @@
 //   posterLoaded    the viewer's mark 'immersive:poster' (the poster <img> load event)
 //   firstModelFrame the viewer's mark 'immersive:first-model-frame': right after the first renderer.render()
 //                   with the model in the scene (the pixels reach the screen at the next compositor frame)
-//   lod0            the viewer's mark 'immersive:lod0' (full detail shown); firstLevel: the LOD shown first
+//   lod0            the viewer's mark 'immersive:lod0' (full detail shown)
+//   firstShown      the mark 'immersive:lod{N}' of the LOD shown first (downloaded, parsed, textures decoded;
+//                   not yet drawn), firstLevel its N
 //   three           when the first model request started (three.js and the viewer code are loaded by then)
 //   models          per .glb: file name, bytes, request start and response end
 // args: {base, merchant, skus: [...], runs}.
@@ -28,6 +30,7 @@ export default async function viewerLoad(ctx, { base, merchant, skus, runs }) {
       results[sku].push(await page.evaluate(() => {
         const mark = (name) => performance.getEntriesByName(name)[0]?.startTime ?? null;
         const poster = document.querySelector('immersive-product').shadowRoot.querySelector('.poster').currentSrc;
+        const firstShown = performance.getEntriesByType('mark').find((entry) => /^immersive:lod\d$/.test(entry.name));
         const models = performance.getEntriesByType('resource')
           .filter((entry) => new URL(entry.name).pathname.endsWith('.glb'))
           .map((entry) => ({ file: entry.name.split('/').pop(), bytes: entry.encodedBodySize, start: entry.startTime, end: entry.responseEnd }));
@@ -36,7 +39,8 @@ export default async function viewerLoad(ctx, { base, merchant, skus, runs }) {
           posterLoaded: mark('immersive:poster'),
           firstModelFrame: mark('immersive:first-model-frame'),
           lod0: mark('immersive:lod0'),
-          firstLevel: performance.getEntriesByType('mark').find((entry) => /^immersive:lod\d$/.test(entry.name))?.name.slice(-1) ?? null,
+          firstShown: firstShown?.startTime ?? null,
+          firstLevel: firstShown ? Number(firstShown.name.slice(-1)) : null,
           three: Math.min(...models.map((model) => model.start)),
           models,
         };
