@@ -222,6 +222,7 @@ def optimize(
         validate,
         prof.usdz if usdz is None else usdz,
         poster,
+        cat.placement,
     )
 
     prov = asset.provenance
@@ -287,6 +288,7 @@ def _package(
     validate: bool | None,
     make_usdz: bool,
     make_poster: bool,
+    placement: str,
 ):
     from .checks.validator import UNCOMPRESSED, run_validator
     from .io.gltf import write_glb
@@ -325,7 +327,7 @@ def _package(
         if prof.max_usdz_triangles and asset.triangle_count > prof.max_usdz_triangles:
             # Quick Look's own budget is below the GLB's: use the first LOD under it.
             usdz_source = next((lod for lod in lod_assets if lod.triangle_count <= prof.max_usdz_triangles), lod_assets[-1] if lod_assets else asset)
-        files["model.usdz"] = write_usdz(usdz_source, max_texture_size=prof.usdz_max_texture_size)
+        files["model.usdz"] = write_usdz(usdz_source, max_texture_size=prof.usdz_max_texture_size, placement=placement)
     if make_poster:
         from .io.poster import render_poster
 

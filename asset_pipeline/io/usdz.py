@@ -571,14 +571,23 @@ class _MaterialBuilder:
 
 # ---- public API ------------------------------------------------------------------------------
 
-def write_usdz(asset: Asset, max_texture_size: int = 2048) -> bytes:
-    """The asset as an ARKit-compatible USDZ package (bytes). Units are metres, +Y up."""
+# Product placement (asset_pipeline.categories) -> the plane AR Quick Look anchors the model to.
+PLANE_ALIGNMENT = {"floor": "horizontal", "table": "horizontal", "wall": "vertical"}
+
+
+def write_usdz(asset: Asset, max_texture_size: int = 2048, placement: str | None = None) -> bytes:
+    """The asset as an ARKit-compatible USDZ package (bytes). Units are metres, +Y up.
+
+    `placement` (floor | table | wall | ...) sets Apple's Preliminary_AnchoringAPI on the default prim, so
+    AR Quick Look hangs wall products on walls (vertical planes) instead of standing them on the floor."""
     _require_usd()
     from pxr import Usd
 
     stage = Usd.Stage.CreateInMemory("model.usda")
     writer = _StageWriter(asset, stage, max_texture_size)
     writer.write()
+    if placement in PLANE_ALIGNMENT:
+        _anchor_to_plane(stage.GetDefaultPrim(), PLANE_ALIGNMENT[placement])
     with tempfile.TemporaryDirectory(prefix="usdz-") as tmp:
         # Crate (.usdc) encoding is only reachable through a file export.
         layer_path = Path(tmp) / "model.usdc"
@@ -586,6 +595,17 @@ def write_usdz(asset: Asset, max_texture_size: int = 2048) -> bytes:
             raise RuntimeError("usd-core could not export the stage as model.usdc")
         layer = layer_path.read_bytes()
     return _zip_usdz([("model.usdc", layer), *writer.files.items()])
+
+
+def _anchor_to_plane(prim, alignment: str) -> None:
+    """Apple's AR anchoring schema (as Reality Composer writes it): anchor to a plane of this alignment."""
+    from pxr import Sdf
+
+    prim.AddAppliedSchema("Preliminary_AnchoringAPI")
+    prim.CreateAttribute("preliminary:anchoring:type", Sdf.ValueTypeNames.Token, custom=False, variability=Sdf.VariabilityUniform).Set("plane")
+    prim.CreateAttribute(
+        "preliminary:planeAnchoring:alignment", Sdf.ValueTypeNames.Token, custom=False, variability=Sdf.VariabilityUniform
+    ).Set(alignment)
 
 
 def _zip_usdz(files: list[tuple[str, bytes]]) -> bytes:

@@ -413,3 +413,18 @@ def test_real_models_convert_to_valid_usdz(name, tmp_path):
             variant_set.SetVariantSelection(variant)
             seen.add(tuple(str(surface_of(p)[0].GetPath()) for p in meshes(stage)))
         assert len(seen) == len(asset.variants)
+
+
+@pytest.mark.parametrize("placement, alignment", [("wall", "vertical"), ("floor", "horizontal"), ("table", "horizontal"), ("face", None)])
+def test_placement_anchors_quick_look_to_the_right_plane(placement, alignment, tmp_path):
+    data = write_usdz(single_mesh_asset(CUBE_CORNERS.copy(), CUBE_FACES.copy()), placement=placement)
+    assert validate_usdz(data) == []
+    stage = open_stage(data, tmp_path)
+    root = stage.GetDefaultPrim()
+    anchoring = root.GetAttribute("preliminary:anchoring:type")
+    if alignment is None:
+        assert not anchoring.IsValid() and "Preliminary_AnchoringAPI" not in root.GetAppliedSchemas()
+        return
+    assert "Preliminary_AnchoringAPI" in root.GetPrimTypeInfo().GetAppliedAPISchemas()
+    assert anchoring.Get() == "plane"
+    assert root.GetAttribute("preliminary:planeAnchoring:alignment").Get() == alignment
