@@ -93,7 +93,7 @@ class ImageOut(BaseModel):
     content_type: Literal["image/jpeg", "image/png"]
     width: int
     height: int
-    data: str = Field(description="the composited image, base64")
+    data: str | None = Field(default=None, description="the composited image, base64 (absent in X-Tryon-Result: the image is the body)")
 
 
 class MeasureOut(BaseModel):
@@ -351,13 +351,15 @@ def _format(request: Request, form: _Form) -> str:
 
 
 def _answer(request: Request, done: _Done, extra: dict[str, Any] | None = None, status_code: int = 200) -> Response:
-    body = {**done.body, **(extra or {})}
+    model = SavedLookOut if extra else TryOnOut
     headers = {"Server-Timing": done.server_timing(), "Cache-Control": "no-store"}
     if _accepts_image(request):
-        headers["X-Tryon-Result"] = json.dumps(body, separators=(",", ":"), default=str)
+        result = model.model_validate({**done.body, **(extra or {})}).model_dump(mode="json", exclude={"image": {"data"}})
+        headers["X-Tryon-Result"] = json.dumps(result, separators=(",", ":"))
         return Response(done.image, status_code=status_code, media_type=IMAGE_TYPES[done.fmt], headers=headers)
-    body["image"] = {**body["image"], "data": base64.b64encode(done.image).decode("ascii")}
-    return JSONResponse(json.loads(json.dumps(body, default=str)), status_code=status_code, headers=headers)
+    image = {**done.body["image"], "data": base64.b64encode(done.image).decode("ascii")}
+    result = model.model_validate({**done.body, **(extra or {}), "image": image}).model_dump(mode="json")
+    return JSONResponse(result, status_code=status_code, headers=headers)
 
 
 @router.post(
