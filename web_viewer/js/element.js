@@ -22,6 +22,7 @@
 // its features are loaded with import() after the poster is on screen.
 import { eventsUrl, fetchProduct, normalizeBase, scriptBase } from './api.js';
 import { Analytics } from './features/analytics.js';
+import { loadProgressive, prefetchModels } from './features/lod.js';
 import { formatPrice } from './format.js';
 import { nativeArMode, quickLookAnchor, sceneViewerIntent } from './features/quicklook.js';
 
@@ -143,10 +144,10 @@ export class ImmersiveProduct extends HTMLElement {
     this.product = product;
     if (!product.asset) throw Object.assign(new Error(`${product.name} has no 3D model yet`), { status: 404 });
     this.#showPoster(product);
+    const downloads = prefetchModels(product);
 
-    const [{ ProductViewer }, { loadProgressive }, { VariantPicker }, { Hotspots }, { Dimensions }] = await Promise.all([
+    const [{ ProductViewer }, { VariantPicker }, { Hotspots }, { Dimensions }] = await Promise.all([
       import('./viewer.js'),
-      import('./features/lod.js'),
       import('./features/variants.js'),
       import('./features/hotspots.js'),
       import('./features/dimensions.js'),
@@ -176,7 +177,7 @@ export class ImmersiveProduct extends HTMLElement {
         first: event.detail.first,
       });
     });
-    const { ms } = await loadProgressive(viewer, product);
+    const { ms } = await loadProgressive(viewer, product, { downloads });
     this.$('.status').textContent = '';
     this.dispatchEvent(new CustomEvent('immersive-load', { detail: { ms } }));
     this.resolveReady(viewer);

@@ -50,17 +50,19 @@ export class ProductViewer extends EventTarget {
     renderer.toneMapping = THREE.NeutralToneMapping;
     renderer.toneMappingExposure = exposure;
     renderer.setClearColor(0x000000, 0);
+    // The synchronous shader-error check stalls on every compile (0.5 s+ on software GL): three.js' advice
+    // for production. A broken shader still fails visibly.
+    renderer.debug.checkShaderErrors = false;
     renderer.domElement.style.display = 'block';
     renderer.domElement.style.touchAction = 'none';
     container.appendChild(renderer.domElement);
     this.renderer = renderer;
 
     this.scene = new THREE.Scene();
-    // Image-based studio light generated on the client (no HDR download): a neutral softbox room.
-    const pmrem = new THREE.PMREMGenerator(renderer);
-    this.environment = pmrem.fromScene(new RoomEnvironment(), 0.04).texture;
-    pmrem.dispose();
-    this.scene.environment = this.environment;
+    // The studio light is built in the next task, not now: the model's download and decoding (in the Draco
+    // worker) start first and overlap with it.
+    this.environment = null;
+    this.environmentTimer = setTimeout(() => this.ensureEnvironment(), 0);
 
     this.camera = new THREE.PerspectiveCamera(FIELD_OF_VIEW, 1, 0.01, 100);
     this.controls = new OrbitControls(this.camera, renderer.domElement);
@@ -101,11 +103,28 @@ export class ProductViewer extends EventTarget {
     this.needsRender = true;
   }
 
-  /** Loads a glTF/GLB into memory without showing it: {gltf, scene}. */
-  async fetchModel(url, { signal } = {}) {
+  /** Image-based studio light generated on the client (no HDR download): a neutral softbox room. */
+  ensureEnvironment() {
+    clearTimeout(this.environmentTimer);
+    if (this.environment) return;
+    const pmrem = new THREE.PMREMGenerator(this.renderer);
+    this.environment = pmrem.fromScene(new RoomEnvironment(), 0.04).texture;
+    pmrem.dispose();
+    this.scene.environment = this.environment;
+    this.needsRender = true;
+  }
+
+  /**
+   * Decodes a GLB (its bytes, or a promise of them) without showing it, shaders compiled: {gltf, ms}.
+   * `url` is where the bytes came from (relative resources resolve against it).
+   */
+  async parseModel(bytes, url) {
     const started = performance.now();
-    const gltf = await this.loader.loadAsync(url);
-    if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
+    const gltf = await this.loader.parseAsync(await bytes, new URL('.', url).href);
+    this.ensureEnvironment(); // the shaders compiled below depend on it
+    // Compile the model's shaders off the main thread where the GPU driver can (KHR_parallel_shader_compile),
+    // so showing it does not freeze the page.
+    await this.renderer.compileAsync(gltf.scene, this.camera, this.scene);
     return { gltf, ms: performance.now() - started };
   }
 
@@ -130,8 +149,9 @@ export class ProductViewer extends EventTarget {
     // the shopper moves the camera, each finer model is framed again, from the same direction.
     if (!previous || !this.interacted) this.frame({ keepDirection: Boolean(previous) });
     if (this.shadow) {
-      this.shadow.group.visible = GROUNDED.has(this.product?.placement);
-      if (this.shadow.group.visible) this.shadow.update(this.renderer, this.scene, this.bounds);
+      // Drawn after the model's first frame: its shaders would otherwise delay the first model pixel.
+      this.shadow.group.visible = false;
+      this.shadowPending = GROUNDED.has(this.product?.placement);
     }
     if (previous) disposeObject(previous);
     this.needsRender = true;
@@ -188,6 +208,12 @@ export class ProductViewer extends EventTarget {
   #tick() {
     if (this.renderer.xr.isPresenting) return; // XR sessions drive their own loop (features/ar.js, headset.js)
     const moved = this.controls.update();
+    if (this.shadowPending && this.frames > 0 && this.firstModelFrame) {
+      this.shadowPending = false;
+      this.shadow.update(this.renderer, this.scene, this.bounds);
+      this.shadow.group.visible = true;
+      this.needsRender = true;
+    }
     if (moved || this.needsRender) {
       this.needsRender = false;
       this.render();
@@ -221,7 +247,8 @@ export class ProductViewer extends EventTarget {
     this.controls.dispose();
     if (this.model) disposeObject(this.model);
     this.shadow?.dispose();
-    this.environment.dispose();
+    clearTimeout(this.environmentTimer);
+    this.environment?.dispose();
     this.renderer.dispose();
     this.renderer.domElement.remove();
     const list = window.__immersive.viewers;

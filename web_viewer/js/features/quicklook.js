@@ -49,8 +49,8 @@ export function sceneViewerIntent(product, { fallbackUrl = location.href, link =
   params.set('file', glb);
   params.set('mode', 'ar_preferred');
   params.set('title', product.name);
-  const target = link || product.product_url;
-  if (target) params.set('link', target);
+  // The banner's link: the merchant's product page, else the page the shopper came from.
+  params.set('link', link || product.product_url || fallbackUrl);
   params.set('resizable', 'false');
   if (product.placement === 'wall') params.set('enable_vertical_placement', 'true');
   return `intent://arvr.google.com/scene-viewer/1.0?${params.toString()}#Intent;scheme=https;`
