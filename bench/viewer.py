@@ -18,8 +18,9 @@ on Mesa llvmpipe, no GPU); times are ms from the navigation start. "poster" is t
 largest-contentful-paint entry (the frame it was painted in). "first model pixel" is the viewer's
 performance mark 'immersive:first-model-frame', set right after the first renderer.render() with the model in
 the scene; its pixels reach the screen with the next compositor frame (<= 1 frame later); the browser tests
-assert that those pixels show the model. The steps before it: "three.js" is when the first model request
-started (the viewer and three.js are loaded by then), "received" the response end of the LOD shown first,
+assert that those pixels show the model. The steps before it: "three.js" is the viewer's mark 'immersive:viewer'
+(three.js and the viewer's code loaded, renderer made; the model's bytes are requested before, while three.js
+loads), "received" the response end of the LOD shown first,
 "decoded" its mark 'immersive:lod{N}' (parsed, textures decoded, added to the scene; not drawn yet); "LOD0"
 the mark 'immersive:lod0' (full detail shown). Machine: the
 bench shares its cores with the service and Chromium's renderer, GPU (software GL) and network processes."""

@@ -89,6 +89,7 @@ export class ProductViewer extends EventTarget {
     this.resize();
     renderer.setAnimationLoop(() => this.#tick());
     window.__immersive.viewers.push(this);
+    performance.mark('immersive:viewer'); // three.js and the viewer's code are loaded, the renderer is up
   }
 
   /** Size of the canvas = size of the container (CSS pixels). */
