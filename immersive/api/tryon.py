@@ -34,6 +34,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from python_multipart import MultipartParser
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
 from asset_pipeline.tryon import spec_document
@@ -247,12 +248,15 @@ async def _read_form(request: Request, max_image_bytes: int) -> _Form:
         raise TooLarge(f"the photo is at most {max_image_bytes:,} bytes; this request is {int(declared):,}")
     form = _Form(params[b"boundary"])
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"the photo is at most {max_image_bytes:,} bytes")
-        form.parser.write(chunk)
-    form.parser.finalize()
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"the photo is at most {max_image_bytes:,} bytes")
+            form.parser.write(chunk)
+        form.parser.finalize()
+    except MultipartParseError as exc:
+        raise InvalidRequest(f"the multipart/form-data body is malformed: {exc}") from None
     if form.image is None:
         raise InvalidRequest("the form has no file 'image': attach the photo")
     return form
@@ -408,7 +412,9 @@ def _save(runtime: Runtime, form: _Form, fmt: str, base: str) -> tuple[_Done, di
                 retention=timedelta(hours=runtime.settings.saved_look_retention_hours),
             )
             session.commit()
-            out = LookOut(id=look.id, url=f"{base}/api/v1/tryon/looks/{look.id}", content_type=look.content_type, bytes=look.bytes, expires_at=look.expires_at)
+            out = LookOut(
+                id=look.id, url=f"{base}/api/v1/tryon/looks/{look.id}", content_type=look.content_type, bytes=look.bytes, expires_at=look.expires_at
+            )
     except BaseException:
         runtime.storage.delete(key)
         raise

@@ -97,6 +97,8 @@ def decode_photo(data: bytes, limits: PhotoLimits) -> Photo:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise NotAnImage("the photo is not an image this service reads: send a JPEG, PNG or WebP image") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own guard, far above ours, refuses at open
+        raise TooLarge(f"the photo is too many pixels: {exc}") from None
     if image.format not in PHOTO_FORMATS:
         raise NotAnImage(f"the photo is {image.format}: send a JPEG, PNG or WebP image")
     if image.width * image.height > limits.max_pixels:
@@ -288,7 +290,13 @@ def try_on(photo: Photo, product: TryOnProduct, *, face_index: int = 0, hand_ind
             placements, occluders = _hand_items(product, hand_fit, finger)
         except fit.FitError as exc:
             raise SubjectNotFound(f"the hand cannot be fitted: {exc}", "hand") from None
-        subject = {"kind": "hand", "count": len(hands), "index": hand_index, "handedness": hand.handedness, "finger": finger if product.category == "ring" else None}
+        subject = {
+            "kind": "hand",
+            "count": len(hands),
+            "index": hand_index,
+            "handedness": hand.handedness,
+            "finger": finger if product.category == "ring" else None,
+        }
         measurements = None
     else:
         faces = trackers.face().detect(photo.pixels)

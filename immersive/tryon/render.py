@@ -4,8 +4,9 @@ its parts behind the wearer, and the lipstick effect.
 Rendering is pyrender through EGL on Mesa's llvmpipe (no GPU, no display), with the product materials, the
 studio lights and the corrections of the pipeline's poster renderer (asset_pipeline/io/poster.py). One
 `Renderer` per process: a single thread owns the GL context (an EGL context is current in one thread at a
-time), requests from any thread are queued to it, and it keeps the models it last drew (GPU-ready meshes, keyed
-by the content-addressed storage key of the model file and the variant).
+time), requests from any thread are queued to it, and it keeps the models it last drew read and converted
+(keyed by the content-addressed storage key of the model file and the variant; pyrender keeps the GL buffers of
+the last scene drawn, so a repeated product is not even uploaded again).
 
 How a frame is made (camera: the photo's pinhole camera, fit.Camera; products placed by fit.py's transforms):
 - Only the product's projected bounding box is rendered (an off-centre camera over that crop), not the photo.
@@ -52,7 +53,7 @@ HEAD_OCCLUDER_FILE = "head_occluder.glb"
 `python -m samples.head_occluder immersive/tryon/data` regenerates (a test keeps the two equal). The service
 reads it from the package, so it needs no samples/ folder at run time."""
 
-MODEL_CACHE_SIZE = 16  # models kept GPU-ready (a product page's try-on repeats the same few)
+MODEL_CACHE_SIZE = 16  # models kept read and converted (a product page's try-on repeats the same few)
 CROP_PAD_PX = 2
 CROP_STEP_PX = 32  # crops are rounded up to this, so the renderer's framebuffer is rarely reallocated
 TEXTURE_MAX_EDGE = 1024
@@ -134,7 +135,7 @@ def _lit_to_linear(rgba8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (np.clip(encoded / np.maximum(coverage, 1e-3), 0.0, 1.0) ** 2.2) * coverage, coverage
 
 
-# ---- GPU-ready models -----------------------------------------------------------------------
+# ---- models ready to draw -------------------------------------------------------------------
 
 @dataclass
 class _Part:
@@ -283,7 +284,9 @@ class Renderer:
         self._closed = False
         self._lock = threading.Lock()
 
-    def composite(self, photo: np.ndarray, camera: fit.Camera, model: ModelRef, placements: list[Placement], occluders: list[Occluder]) -> np.ndarray:
+    def composite(
+        self, photo: np.ndarray, camera: fit.Camera, model: ModelRef, placements: list[Placement], occluders: list[Occluder]
+    ) -> np.ndarray:
         """The photo (RGB uint8) with the product drawn over it, as a new array."""
         with self._lock:
             if self._closed:
@@ -334,7 +337,9 @@ class Renderer:
                 self._occluders.pop(next(k for k in self._occluders if k != "head"))
         return self._occluders[key]
 
-    def _composite(self, photo: np.ndarray, camera: fit.Camera, ref: ModelRef, placements: list[Placement], occluders: list[Occluder]) -> np.ndarray:
+    def _composite(
+        self, photo: np.ndarray, camera: fit.Camera, ref: ModelRef, placements: list[Placement], occluders: list[Occluder]
+    ) -> np.ndarray:
         if self._pyrender is None:
             self._pyrender = _pyrender()
         pyrender = self._pyrender
@@ -353,9 +358,8 @@ class Renderer:
         depths = np.array([-(pose[:3, :3] @ part.corners.T + pose[:3, 3:4])[2] for part, pose in drawn]).ravel()
         near = max(float(depths.min()) * 0.5, 0.005)
         scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[AMBIENT] * 3)
-        scene.add(
-            pyrender.IntrinsicsCamera(camera.focal_px, camera.focal_px, camera.cx - x0, camera.cy - y0, znear=near, zfar=float(depths.max()) + 1.0)
-        )
+        far = float(depths.max()) + 1.0
+        scene.add(pyrender.IntrinsicsCamera(camera.focal_px, camera.focal_px, camera.cx - x0, camera.cy - y0, znear=near, zfar=far))
         for _, towards_light, intensity in STUDIO_LIGHTS:
             light_pose = np.eye(4)
             light_pose[:3, :3] = _light_rotation(np.asarray(towards_light, dtype=np.float64))
@@ -415,7 +419,12 @@ def _crop(drawn: list[tuple[_Part, np.ndarray]], camera: fit.Camera) -> tuple[in
     else:
         pixels = camera.project(corners)
         (x0, y0), (x1, y1) = pixels.min(0) - CROP_PAD_PX, pixels.max(0) + CROP_PAD_PX
-    box = (max(int(math.floor(x0)), 0), max(int(math.floor(y0)), 0), min(int(math.ceil(x1)), camera.width), min(int(math.ceil(y1)), camera.height))
+    box = (
+        max(int(math.floor(x0)), 0),
+        max(int(math.floor(y0)), 0),
+        min(int(math.ceil(x1)), camera.width),
+        min(int(math.ceil(y1)), camera.height),
+    )
     return box if box[2] > box[0] and box[3] > box[1] else None
 
 

@@ -372,6 +372,7 @@ def _noise(size: int) -> bytes:
         ("truncated", lambda: jpeg(portrait())[:20000], "GL-1001", {}, 422, "corrupt_image", "cannot be decoded"),
         ("too many bytes", lambda: b"\xff\xd8\xff" + _noise(MAX_BYTES + 10), "GL-1001", {}, 413, "limit_exceeded", "at most"),
         ("too many pixels", lambda: png(np.zeros((2600, 2600, 3), np.uint8)), "GL-1001", {}, 413, "limit_exceeded", "pixels"),
+        ("pixel bomb", lambda: _png_header(30000, 30000), "GL-1001", {}, 413, "limit_exceeded", "pixels"),
         ("no face", lambda: png(np.full((400, 400, 3), 180, np.uint8)), "GL-1001", {}, 422, "no_face", "no face found"),
         ("no hand", lambda: jpeg(portrait()), "RG-3003", {}, 422, "no_hand", "no hand found"),
         ("bad finger", lambda: png(hand_photo()), "RG-3003", {"finger": "thumb"}, 422, "invalid_request", "finger"),
@@ -386,6 +387,17 @@ def test_bad_requests_say_why(case, make, sku, fields, status, code, detail, sho
     response = try_on(shop.client, shop.a.slug, make(), sku, **fields)
     assert response.status_code == status, (case, response.text)
     assert response.json()["error"] == code and detail in response.json()["detail"], (case, response.json())
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width x height pixels: refused from its header, never decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def _gif() -> bytes:
@@ -404,6 +416,8 @@ def test_malformed_forms(shop):
     assert no_sku.status_code == 422 and "'sku' is required" in no_sku.json()["detail"]
     unknown_merchant = try_on(client, "nobody-here", jpeg(portrait()), "GL-1001")
     assert unknown_merchant.status_code == 404
+    garbage = client.post("/api/v1/tryon/photo", content=b"not a multipart body", headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    assert garbage.status_code == 422 and "malformed" in garbage.json()["detail"]
 
 
 # ---- the scale-out deployment ---------------------------------------------------------------
