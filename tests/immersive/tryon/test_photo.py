@@ -29,6 +29,9 @@ from .conftest import astronaut
 from .privacy import assert_nothing_kept
 from .synthetic_hand import hand_photo
 
+# One worker runs the module (with --dist loadgroup, as scripts/test.sh does): the catalogue is ingested once.
+pytestmark = pytest.mark.xdist_group("tryon-photo")
+
 PRODUCTS = {  # category -> (SKU, sample file)
     "glasses": ("GL-1001", "glasses.glb"),
     "sunglasses": ("SG-1002", "sunglasses.glb"),
