@@ -7,6 +7,8 @@ comes from a CDN):
 - /viewer/vendor/three/{build|examples/jsm}/...: three.js, its addons and decoders (Draco, Basis, meshopt)
   from npm's copy in web_viewer/node_modules/three, and nothing else of it. Cached for a day (the URLs carry
   no version, so not for ever).
+- /viewer/vendor/tasks-vision/{vision_bundle.mjs|wasm/...}: MediaPipe Tasks Vision (on-device try-on's Face
+  Landmarker) from npm's @mediapipe/tasks-vision, its ES module and wasm only, cached like three.js.
 - /p/{merchant}/{sku}: the product page, web_viewer/pages/product.html with its placeholders filled
   (PAGE_PLACEHOLDERS); the public product JSON is inlined so the poster shows without another request.
   Unknown merchant, SKU or an unpublished product: a 404 page saying which."""
@@ -30,6 +32,7 @@ from .public import published_product
 router = APIRouter(tags=["viewer"])
 
 THREE_DIRS = ("build", "examples/jsm")
+TASKS_VISION_FILES = ("vision_bundle.mjs", "wasm/")  # a file, or a folder when it ends with /
 NOT_SERVED = {"node_modules", "package.json", "package-lock.json"}
 OUR_CACHE = "no-cache"
 VENDOR_CACHE = "public, max-age=86400"
@@ -117,6 +120,15 @@ async def vendor_three(path: str, request: Request, runtime: RuntimeDep):
         if path.startswith(folder + "/"):
             return _file(request, _resolve(three / folder, path[len(folder) + 1 :]), VENDOR_CACHE)
     raise NotFound(f"no file {path!r}: only three's {' and '.join(f + '/' for f in THREE_DIRS)} are served")
+
+
+@router.head("/viewer/vendor/tasks-vision/{path:path}", include_in_schema=False)
+@router.get("/viewer/vendor/tasks-vision/{path:path}", summary="MediaPipe Tasks Vision module and wasm (from npm)")
+async def vendor_tasks_vision(path: str, request: Request, runtime: RuntimeDep):
+    package = runtime.settings.web_viewer_dir / "node_modules" / "@mediapipe" / "tasks-vision"
+    if any(path == name or (name.endswith("/") and path.startswith(name)) for name in TASKS_VISION_FILES):
+        return _file(request, _resolve(package, path), VENDOR_CACHE)
+    raise NotFound(f"no file {path!r}: only tasks-vision's {' and '.join(TASKS_VISION_FILES)} are served")
 
 
 @router.head("/viewer/{path:path}", include_in_schema=False)
