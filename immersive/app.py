@@ -18,7 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from asset_pipeline.errors import PipelineError
 
-from .api import assets, events, files, health, jobs, merchants, products, public, schemas, uploads, viewer
+from .api import assets, events, files, health, jobs, merchants, products, public, schemas, tryon_stream, uploads, viewer
 from .api.cache import PublicCache
 from .api.tryon import router as tryon_router
 from .config import Settings
@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(LatencyMiddleware, metrics=metrics_holder)
     app.add_middleware(PublicCORS)
 
-    for module in (merchants, products, uploads, assets, jobs, public, files, events, viewer, health):
+    for module in (merchants, products, uploads, assets, jobs, public, files, events, viewer, tryon_stream, health):
         app.include_router(module.router)
     app.include_router(tryon_router)
     _add_body_schemas(app)
