@@ -25,6 +25,35 @@ export function eventsUrl(base) {
   return `${normalizeBase(base)}/api/v1/events`;
 }
 
+/** The try-on page; mode "device" (the landmarker runs in the browser) or "kiosk" (frames go to the stream). */
+export function tryonPageUrl(base, merchant, sku, mode = 'device') {
+  return `${normalizeBase(base)}/tryon/${enc(merchant)}/${enc(sku)}?mode=${enc(mode)}`;
+}
+
+/** The kiosk stream's WebSocket (ws: or wss: after the service's scheme). */
+export function tryonStreamUrl(base, merchant, sku, variant = null) {
+  const url = new URL(`${normalizeBase(base)}/api/v1/tryon/stream`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.search = new URLSearchParams({ merchant, sku, ...(variant ? { variant } : {}) }).toString();
+  return url.href;
+}
+
+/** Fit constants, try-on spec and the model files' URLs (on-device try-on). */
+export function tryonParametersUrl(base) {
+  return `${normalizeBase(base)}/api/v1/tryon/parameters`;
+}
+
+/** The head-and-neck occluder GLB. */
+export function headOccluderUrl(base) {
+  return `${normalizeBase(base)}/api/v1/tryon/occluders/head.glb`;
+}
+
+/** MediaPipe Tasks Vision's ES module and its wasm folder (FilesetResolver.forVisionTasks). */
+export function tasksVisionPaths(base) {
+  const root = `${normalizeBase(base)}/viewer/vendor/tasks-vision`;
+  return { module: `${root}/vision_bundle.mjs`, wasm: `${root}/wasm` };
+}
+
 /** Folders DRACOLoader.setDecoderPath / KTX2Loader.setTranscoderPath load their wasm from. */
 export function decoderPaths(base) {
   const libs = `${normalizeBase(base)}/viewer/vendor/three/examples/jsm/libs`;
