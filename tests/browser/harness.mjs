@@ -2,7 +2,8 @@
 //
 //   node tests/browser/harness.mjs SCENARIO.mjs '{"base": "http://127.0.0.1:8123", ...}'
 //
-// A scenario module exports `default async function (ctx, args)` and returns anything JSON-serializable.
+// A scenario module exports `default async function (ctx, args)` and returns anything JSON-serializable, and
+// optionally `chromiumArgs(args)`: extra Chromium flags for its run.
 // `ctx.newPage(options)` opens a page in a fresh browser context (options go to browser.newContext: userAgent,
 // viewport, ...) and watches it: console errors, uncaught page errors, failed requests and HTTP >= 400 answers
 // are collected as problems, and the run fails when there are any (a scenario that provokes some on purpose
@@ -26,8 +27,8 @@ export const CHROMIUM_ARGS = [
 
 const SCENARIO_TIMEOUT_MS = Number(process.env.IMMERSIVE_SCENARIO_TIMEOUT_MS || 150000);
 
-export async function launchChromium() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+export async function launchChromium(extraArgs = []) {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 // Watches a page and records what went wrong on it, tagged with the page's label.
@@ -60,8 +61,10 @@ async function main() {
   let output;
   try {
     const args = JSON.parse(argsJson);
-    const scenario = (await import(pathToFileURL(path.resolve(scenarioPath)).href)).default;
-    browser = await launchChromium();
+    const module = await import(pathToFileURL(path.resolve(scenarioPath)).href);
+    const scenario = module.default;
+    // A scenario may need more Chromium flags (e.g. a fake camera): `export function chromiumArgs(args)`.
+    browser = await launchChromium(module.chromiumArgs?.(args) ?? []);
     let pages = 0;
     const ctx = {
       browser,
