@@ -419,6 +419,27 @@ const dot4 = (a, b) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3];
 
 // ---- the view: the product over the camera video ----------------------------------------------------------------
 
+const CLEAR_LENS_OPACITY = 0.08; // a clear lens still shows a faint sheen
+
+/**
+ * The canvas is transparent over the video, so three.js' transmission (which refracts what the scene renders
+ * behind the object) would show an empty scene: milky lenses. Transmissive materials become alpha-blended
+ * instead: the video shows through, tinted by the lens's colour as much as it transmits.
+ */
+function seeThrough(root) {
+  root.traverse((object) => {
+    if (!object.isMesh) return;
+    for (const material of Array.isArray(object.material) ? object.material : [object.material]) {
+      if (!material?.transmission) continue;
+      material.opacity = Math.max(1 - material.transmission, CLEAR_LENS_OPACITY) * material.opacity;
+      material.transmission = 0;
+      material.transparent = true;
+      material.depthWrite = false;
+      material.needsUpdate = true;
+    }
+  });
+}
+
 /**
  * Draws the product over a video: a transparent WebGL canvas the size of the video's box, the camera at the
  * origin with the frame's projection, the product placed by the transforms, and the head occluder drawn into
@@ -462,6 +483,7 @@ export class TryOnView extends EventTarget {
     this.renderer.setSize(width, height, false);
     this.renderer.domElement.style.width = '100%';
     this.renderer.domElement.style.height = '100%';
+    if (this.frames) this.render(); // a resize clears the drawing buffer: draw the last placement again
   }
 
   /** Loads the product's model (the try-on spec's frame: its origin is the anchor) and hides it until placed. */
@@ -474,11 +496,13 @@ export class TryOnView extends EventTarget {
     this.product.visible = false;
     this.scene.add(this.product);
     if (variant) await selectVariant(gltf, variant);
+    seeThrough(this.product);
     return variantNames(gltf);
   }
 
   async selectVariant(name) {
     await selectVariant(this.gltf, name);
+    seeThrough(this.product);
     this.render();
   }
 
