@@ -4,6 +4,7 @@
     .venv/bin/python bench/tryon.py                 # 150 frames, 3 rounds
     .venv/bin/python bench/tryon.py --frames 300 --rounds 5
     .venv/bin/python bench/tryon.py --photo-requests 0      # without the photo try-on section
+    .venv/bin/python bench/tryon.py --stream-seconds 0      # without the kiosk stream section
 
 The stream is skimage's astronaut portrait moving and turning inside a 640x480 frame (a head drifting in
 front of a kiosk camera), made before timing. Both sides run the Face Landmarker in VIDEO mode with the same
@@ -20,7 +21,20 @@ one process) on loopback; skimage's astronaut scaled to 1024x1024 (JPEG, quality
 /api/v1/tryon/photo for each face try-on sample, N timed requests after 2 warm-ups, one at a time; the
 median round trip per product (upload, decode, track, fit, render, JPEG encode, base64 JSON back) and the
 server's own stage medians (Server-Timing). Target: <= 300 ms. Rings and watches need a hand photo, which no
-registry ships (the tests render one): they are not timed here."""
+registry ships (the tests render one): they are not timed here.
+
+Kiosk stream (`time_streams`): the same kind of service with the glasses GL-1001, and clients on the same machine
+(websockets, one asyncio loop) sending the 640x480 stream above as JPEG (quality 80, what the kiosk page sends)
+over WS /api/v1/tryon/stream. Each client keeps two frames unanswered, like the page: the server always has the
+next frame waiting while it processes one, so a stream's fps is what the server can answer (no frame is dropped
+at this pace). After a 1 s warm-up, replies are counted for `--stream-seconds`:
+- one stream: answered fps (target >= 30), round trip per frame (send -> reply: the frame waits for the one
+  before it, then decode + track + fit + smoothing) and the server's own stage medians;
+- 1, 2, 3... concurrent streams until one falls under 15 fps: how many kiosks the machine's 2 cores hold at
+  >= 15 fps each (the clients share those cores).
+There is no server render in the stream: the kiosk page draws the product with three.js (WebGL) from the
+transforms, so tracking+fit+render per frame is the server's tracking+fit plus the client's frame; the server
+render is the photo try-on's (above)."""
 
 from __future__ import annotations
 
@@ -109,14 +123,16 @@ def time_ours(frames: list[np.ndarray]) -> tuple[list[float], list[float], int]:
     return times, fit_times, found
 
 
-def _serve_samples(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    """`immersive samples` (the demo catalogue, fast pipeline) then `immersive serve` on a free loopback port."""
+def _serve_samples(data_dir: Path, settings: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`immersive samples` (the demo catalogue, fast pipeline) then `immersive serve` on a free loopback port;
+    `settings`: more IMMERSIVE_* variables."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IMMERSIVE_")},
         "IMMERSIVE_DATA_DIR": str(data_dir),
         "IMMERSIVE_PIPELINE_VALIDATE": "false",
         "IMMERSIVE_PIPELINE_USDZ": "false",
         "IMMERSIVE_PIPELINE_POSTER": "false",
+        **(settings or {}),
     }
     immersive = [sys.executable, "-m", "immersive.cli"]
     subprocess.run([*immersive, "samples"], env=env, cwd=ROOT, check=True, capture_output=True)
@@ -193,11 +209,112 @@ def print_photo(photo: dict) -> None:
     print(f"target <= {photo['target_ms']:.0f} ms per photo: {'met' if photo['meets_target'] else 'NOT met'}")
 
 
+STREAM_SKU = "GL-1001"
+TARGET_STREAM_FPS = 30.0
+TARGET_KIOSK_FPS = 15.0
+STREAM_IN_FLIGHT = 2  # frames a client keeps unanswered (the kiosk page's KioskStream)
+STREAM_WARMUP_S = 1.0
+
+
+async def _kiosk_client(url: str, frames: list[bytes], seconds: float) -> dict:
+    """One kiosk: frames sent as fast as answered (two unanswered); replies counted after the warm-up."""
+    import websockets
+
+    async with websockets.connect(url, max_size=None) as ws:
+        ready = json.loads(await ws.recv())
+        assert ready["type"] == "ready", ready
+        sent_at: dict[int, float] = {}
+
+        async def send() -> None:
+            await ws.send(frames[len(sent_at) % len(frames)])
+            sent_at[len(sent_at) + 1] = time.perf_counter()
+
+        for _ in range(STREAM_IN_FLIGHT):
+            await send()
+        start = time.perf_counter()
+        replies = []
+        while (now := time.perf_counter()) - start < STREAM_WARMUP_S + seconds:
+            reply = json.loads(await ws.recv())
+            now = time.perf_counter()
+            if now - start >= STREAM_WARMUP_S:
+                replies.append((now, now - sent_at[reply["seq"]], reply))
+            while len(sent_at) - reply["seq"] < STREAM_IN_FLIGHT:
+                await send()
+    span = replies[-1][0] - replies[0][0]
+    last = replies[-1][2]
+    return {
+        "fps": (len(replies) - 1) / span,
+        "round_trip_median_ms": statistics.median(r[1] for r in replies) * 1000,
+        "round_trip_p90_ms": float(np.percentile([r[1] for r in replies], 90) * 1000),
+        "server_median_ms": {
+            name: statistics.median(r[2]["timing"][name] for r in replies) for name in ("decode_ms", "track_ms", "fit_ms", "wait_ms", "server_ms")
+        },
+        "faces": sum(r[2]["face"] for r in replies) / len(replies),
+        "counters": last["counters"],
+    }
+
+
+def time_streams(seconds: float, max_streams: int) -> dict:
+    """One stream's fps and round trip, then 1..max_streams concurrent streams until one is under 15 fps."""
+    import asyncio
+    import io
+
+    jpegs = []
+    for frame in make_stream(60):
+        buffer = io.BytesIO()
+        Image.fromarray(frame).save(buffer, "JPEG", quality=80)
+        jpegs.append(buffer.getvalue())
+
+    async def run(url: str, count: int) -> list[dict]:
+        await asyncio.sleep(2.0)  # the server frees the last run's streams (landmarkers) after their last frame
+        return await asyncio.gather(*(_kiosk_client(url, jpegs, seconds) for _ in range(count)))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server, base = _serve_samples(Path(tmp), {"IMMERSIVE_TRYON_STREAM_MAX_CONNECTIONS": str(max_streams)})
+        url = f"ws{base.removeprefix('http')}/api/v1/tryon/stream?merchant=demo&sku={STREAM_SKU}"
+        try:
+            single = asyncio.run(run(url, 1))[0]
+            concurrent = []
+            for count in range(1, max_streams + 1):
+                streams = asyncio.run(run(url, count))
+                concurrent.append({"streams": count, "fps_each": [s["fps"] for s in streams], "min_fps": min(s["fps"] for s in streams)})
+                if concurrent[-1]["min_fps"] < TARGET_KIOSK_FPS:
+                    break
+        finally:
+            server.terminate()
+            server.wait(30)
+    held = [c["streams"] for c in concurrent if c["min_fps"] >= TARGET_KIOSK_FPS]
+    return {
+        "size": [WIDTH, HEIGHT],
+        "seconds": seconds,
+        "one_stream": single,
+        "target_fps": TARGET_STREAM_FPS,
+        "meets_target": single["fps"] >= TARGET_STREAM_FPS,
+        "concurrent": concurrent,
+        "kiosks_at_15_fps": max(held, default=0),
+        "render": "client: the kiosk page draws the product with three.js from the transforms (no server render in the stream)",
+    }
+
+
+def print_streams(streams: dict) -> None:
+    one = streams["one_stream"]
+    server = one["server_median_ms"]
+    print(f"\nkiosk stream {streams['size'][0]}x{streams['size'][1]} JPEG over WebSocket on loopback, {streams['seconds']:g} s per run")
+    print(f"one stream: {one['fps']:.1f} fps answered (target >= {streams['target_fps']:.0f}: {'met' if streams['meets_target'] else 'NOT met'}), "
+          f"round trip median {one['round_trip_median_ms']:.1f} ms (p90 {one['round_trip_p90_ms']:.1f}); server per frame: "
+          + ", ".join(f"{name[:-3]} {value:.1f}" for name, value in server.items()) + " ms")
+    for run in streams["concurrent"]:
+        print(f"{run['streams']} concurrent: " + ", ".join(f"{fps:.1f}" for fps in run["fps_each"]) + " fps")
+    print(f"kiosks held at >= {TARGET_KIOSK_FPS:.0f} fps each: {streams['kiosks_at_15_fps']}; render: {streams['render']}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--photo-requests", type=int, default=15, help="timed photo try-ons per product (0: skip)")
+    parser.add_argument("--stream-seconds", type=float, default=8.0, help="timed seconds per kiosk stream run (0: skip)")
+    parser.add_argument("--max-streams", type=int, default=6, help="most concurrent kiosk streams tried")
     args = parser.parse_args()
     frames = make_stream(args.frames)
     rounds = []
@@ -234,6 +351,8 @@ def main() -> int:
     }
     if args.photo_requests:
         result["photo"] = time_photo_tryon(args.photo_requests)
+    if args.stream_seconds:
+        result["stream"] = time_streams(args.stream_seconds, args.max_streams)
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "tryon.json").write_text(json.dumps(result, indent=1))
@@ -245,6 +364,8 @@ def main() -> int:
           f"{'met' if result['meets_target'] else 'NOT met'}")
     if "photo" in result:
         print_photo(result["photo"])
+    if "stream" in result:
+        print_streams(result["stream"])
     return 0
 
 
