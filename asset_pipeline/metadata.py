@@ -8,7 +8,8 @@ Axes in every dimension field: x = width (left-right), y = height (+Y up), z = d
 
 Schema versions: 1.0 first; 1.1 the try-on spec (asset_pipeline/tryon.py): `Anchor` gains the spec's
 conventions, the measured real sizes, shades, fixes and problems, and a try-on model's origin is its anchor
-(no longer its bottom centre). Every new field has a default, so 1.0 documents still read."""
+(no longer its bottom centre); 1.2 `LodInfo.max_texture_size` (coarse LODs carry smaller textures than LOD0).
+Every new field has a default, so 1.0 and 1.1 documents still read."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from .stages import StageReport
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 CONTENT_TYPES = {
     # Python 3.11's mimetypes lacks these, so every writer and server takes them from here.
@@ -107,6 +108,11 @@ class LodInfo(BaseModel):
     bytes: int
     ratio: float = Field(description="triangles / source triangles")
     error: GeometricError | None = Field(description="against the normalized source; None when not simplified")
+    max_texture_size: int | None = Field(
+        default=None,
+        description="largest texture edge in this LOD's file, px (coarse LODs carry scaled-down textures); None when "
+        "it has no textures or the document predates schema 1.2",
+    )
 
 
 class FileInfo(BaseModel):

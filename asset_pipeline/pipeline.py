@@ -5,6 +5,7 @@ CLI and the service's jobs can show where a run is."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -169,6 +170,7 @@ def optimize(
 
     from .stages.bake import BakeOptions, bake
     from .stages.compress import CompressOptions, compress
+    from .stages.lod_textures import LodTextureOptions
     from .stages.lods import LodOptions
     from .stages.normalize import NormalizeOptions, normalize
     from .stages.reconstruct import ReconstructOptions, reconstruct
@@ -206,7 +208,11 @@ def optimize(
             limits=limits,
         ),
     )
-    lod_assets, _ = timer.run("lods", _lods, asset, LodOptions(ratios=prof.lod_ratios), reference, simplify_report)
+    lod_options = LodOptions(
+        ratios=prof.lod_ratios,
+        textures=LodTextureOptions(sizes=prof.lod_texture_sizes, quality=prof.texture_quality, limits=limits),
+    )
+    lod_assets, _ = timer.run("lods", _lods, asset, lod_options, reference, simplify_report)
     compress_options = CompressOptions(method=prof.compression, quantize=prof.quantize, measure_bytes=False)
     timer.run("compress", compress, asset, compress_options)
     for lod in lod_assets:
@@ -293,6 +299,7 @@ def _package(
     from .checks.validator import UNCOMPRESSED, run_validator
     from .io.gltf import write_glb
     from .measure import geometric_error
+    from .stages.lod_textures import max_texture_size
 
     files: dict[str, bytes] = {"model.glb": write_glb(asset)}
     lod_infos = [
@@ -304,6 +311,7 @@ def _package(
             bytes=len(files["model.glb"]),
             ratio=asset.triangle_count / max(reference.triangle_count, 1),
             error=asset.extras.get("geometric_error"),
+            max_texture_size=max_texture_size(asset),
         )
     ]
     for level, lod in enumerate(lod_assets, start=1):
@@ -318,6 +326,7 @@ def _package(
                 bytes=len(files[name]),
                 ratio=lod.triangle_count / max(reference.triangle_count, 1),
                 error=lod.extras.get("geometric_error") or geometric_error(reference, lod),
+                max_texture_size=max_texture_size(lod),
             )
         )
     if make_usdz:
@@ -327,6 +336,8 @@ def _package(
         if prof.max_usdz_triangles and asset.triangle_count > prof.max_usdz_triangles:
             # Quick Look's own budget is below the GLB's: use the first LOD under it.
             usdz_source = next((lod for lod in lod_assets if lod.triangle_count <= prof.max_usdz_triangles), lod_assets[-1] if lod_assets else asset)
+            # with LOD0's textures: a LOD's are scaled down for the web viewer, its texture indices are LOD0's.
+            usdz_source = dataclasses.replace(usdz_source, textures=asset.textures)
         files["model.usdz"] = write_usdz(usdz_source, max_texture_size=prof.usdz_max_texture_size, placement=placement)
     if make_poster:
         from .io.poster import render_poster

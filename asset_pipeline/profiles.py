@@ -10,7 +10,8 @@ Stage order, and why (glTF Transform's `optimize` documents its own the same way
                 the simplifier keeps UVs but a 6% LOD cannot keep per-vertex colour detail.
 5. simplify   - to the profile's triangle budget (LOD0), with the geometric error measured.
 6. textures   - after geometry: resize/pack/encode is independent of it, and only needs to run once.
-7. lods       - LOD1/LOD2 from LOD0 (already welded, normalized, textured), each with its error.
+7. lods       - LOD1/LOD2 from LOD0 (already welded, normalized, textured), each with its error; their
+                textures scaled down from LOD0's (after the textures stage: same formats, decided once).
 8. compress   - last, at write time: quantization and meshopt/Draco are encodings of the final arrays.
 9. package    - GLBs, USDZ, poster/thumbnail, metadata.json, report.json.
 """
@@ -31,6 +32,11 @@ class Profile(BaseModel):
     max_draw_calls: int | None = None
     lod_ratios: tuple[float, ...] = Field(
         default=(0.25, 0.06), description="LOD1, LOD2 triangle counts as a fraction of LOD0's"
+    )
+    lod_texture_sizes: tuple[int, ...] = Field(
+        default=(1024, 512),
+        description="LOD1, LOD2 largest texture edge in px (power-of-two edges, aspect kept, never above LOD0's "
+        "textures; same format as LOD0's)",
     )
     texture_format: str = Field(
         default="webp", description="webp | ktx2 (KHR_texture_basisu, GPU-compressed) | keep (original PNG/JPEG)"
@@ -94,6 +100,7 @@ PROFILES: dict[str, Profile] = {
             max_bytes=500_000,
             max_texture_size=512,
             texture_quality=80,
+            lod_texture_sizes=(256, 128),  # halved per level from its 512, as web-ar's from 2048
             compression="draco",
             poster_size=512,
             max_usdz_triangles=30_000,

@@ -4,10 +4,12 @@ Each level is simplified from LOD0 itself (not from the previous level, so error
 `ratio` x LOD0's triangles, with the same simplifier and attribute weights as LOD0, and its geometric error is
 measured against one reference surface - the full-resolution normalized source when the pipeline passes it - so
 the errors of all levels are comparable and grow with each level. A level's error is measured on the measuring
-thread while the next level is simplified."""
+thread while the next level is simplified. Each level's textures are scaled down to its `textures.sizes` entry
+(lod_textures.py: LOD1 1024 px, LOD2 512 px by default) on a thread pool meanwhile."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -15,6 +17,7 @@ from pydantic import BaseModel, Field
 from ..asset import Asset
 from ..measure import Reference, Surface
 from . import StageReport
+from .lod_textures import LodTextureOptions, LodTextures
 from .simplify import SimplifyOptions, simplify_against
 
 
@@ -29,6 +32,9 @@ class LodOptions(BaseModel):
         "otherwise cut thin features (dragon LOD1: Hausdorff about halved against 0.1, mean error still below 0.5's)",
     )
     error_samples: int = Field(default=50_000, ge=100, description="points sampled on each surface for the error")
+    textures: LodTextureOptions = Field(
+        default_factory=LodTextureOptions, description="each level's largest texture edge and how it is re-encoded"
+    )
 
 
 def generate_lods(
@@ -37,6 +43,13 @@ def generate_lods(
     """The LOD assets (LOD1, LOD2, ...) and a report. `reference` is the surface errors are measured against
     (default: LOD0); a `Reference` the caller already prepared is shared. A level that would not be lighter than
     the one before is left out and reported."""
+    with ThreadPoolExecutor(max_workers=options.textures.workers) as pool:
+        return _generate(asset, options, reference, LodTextures(asset, options.textures, pool))
+
+
+def _generate(
+    asset: Asset, options: LodOptions, reference: Asset | Surface | Reference | None, textures: LodTextures
+) -> tuple[list[Asset], StageReport]:
     lod0 = asset.triangle_count
     shared: Reference | None = reference if isinstance(reference, Reference) else None  # built on first use
     levels: list[dict[str, Any]] = []
@@ -52,6 +65,7 @@ def generate_lods(
                 f"the previous level's {previous:,}"
             )
             continue
+        textures.start(level)
         lod = asset.copy()
         simplify_options = SimplifyOptions(
             target_triangles=target,
@@ -85,6 +99,7 @@ def generate_lods(
             error_hausdorff_rel=error.hausdorff_rel,
             error_mean_rel=error.mean_rel,
         )
+        entry.update(textures.finish(entry["level"], lod))
     changes: dict[str, Any] = {"lod0_triangles": lod0, "levels": levels}
     if errors:  # some level was measured
         changes["reference_triangles"] = len(shared.surface.faces)  # type: ignore[union-attr]

@@ -384,12 +384,7 @@ def _prepare(
         image = _to_8bit(open_image(texture.data, options.limits))
     except PipelineError as exc:
         raise type(exc)(f"{label}: {exc.message}") from None
-    if slots & NORMAL_SLOTS:
-        role = "normal"
-    elif slots <= COLOR_SLOTS:
-        role = "color"
-    else:
-        role = "data"
+    role = _role(slots)
     mime = sniff_image_mime(texture.data) or texture.mime_type
     w, h = image.size
     item = _Work(
@@ -419,6 +414,16 @@ def _prepare(
         item.resized = True
         decisions.append(f"{label}: resized {w}x{h} -> {size[0]}x{size[1]}")
     return item, decisions
+
+
+def _role(slots: set[str]) -> str:
+    """How a texture read by `slots` is resized and encoded: normal (renormalized, linear), color (sRGB) or
+    data (linear, channel-packed)."""
+    if slots & NORMAL_SLOTS:
+        return "normal"
+    if slots <= COLOR_SLOTS:
+        return "color"
+    return "data"
 
 
 def _to_8bit(image: Any) -> Any:

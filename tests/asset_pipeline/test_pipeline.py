@@ -17,6 +17,7 @@ from asset_pipeline.checks.validator import UNCOMPRESSED, validator_available
 from asset_pipeline.io.usdz import validate_usdz
 from asset_pipeline.metadata import Metadata, Report
 from asset_pipeline.profiles import get_profile
+from asset_pipeline.stages.lod_textures import max_texture_size
 
 from ..conftest import SCANS, scan_path
 
@@ -95,6 +96,29 @@ def test_variants_and_material_extensions_survive(scan_bundle):
         assert mapped, "variant mappings on primitives"
 
 
+def test_coarse_lods_carry_smaller_textures(scan_bundle):
+    """LOD1/LOD2 textures at most 1024/512 px (LOD0's at most 2048), in LOD0's formats, with LOD0's materials
+    and variant mappings; the viewer's first file (LOD2) is a fraction of model.glb."""
+    name, _, bundle = scan_bundle
+    lods = bundle.metadata.lods
+    levels = [aio.read(bundle.files[lod.file], lod.file) for lod in lods]
+    for lod, level in zip(lods, levels):
+        assert lod.max_texture_size == max_texture_size(level)
+    if not levels[0].textures:
+        return
+    assert lods[0].max_texture_size == max(max(t.width, t.height) for t in bundle.metadata.textures)
+    for lod, level, limit in zip(lods[1:], levels[1:], WEB_AR.lod_texture_sizes):
+        assert lod.max_texture_size <= min(limit, lods[0].max_texture_size), (name, lod.file)
+        assert [t.mime_type for t in level.textures] == [t.mime_type for t in levels[0].textures]
+        assert level.materials == levels[0].materials and level.variants == levels[0].variants
+        mappings = {json.dumps(p.variant_mappings, sort_keys=True) for p in level.primitives()}
+        assert mappings == {json.dumps(p.variant_mappings, sort_keys=True) for p in levels[0].primitives()}
+    texture_bytes = [sum(len(t.data) for t in level.textures) for level in levels]
+    print(f"\n{name} web-ar: LOD bytes {[lod.bytes for lod in lods]}, of which textures {texture_bytes}")
+    if name == "DamagedHelmet.glb":  # LOD2 carried LOD0's 2048 px maps: 2,066,628 of model.glb's 2,121,876 bytes
+        assert lods[2].bytes < 0.15 * lods[0].bytes
+
+
 def test_usdz_passes_usd_validation(scan_bundle):
     name, _, bundle = scan_bundle
     errors = validate_usdz(bundle.files["model.usdz"])
@@ -156,3 +180,5 @@ def test_variants_extensions_and_names_survive_every_profile(profile):
     if validator_available():
         assert all(r.errors == 0 for r in bundle.report.validator), [(r.file, r.messages[:3]) for r in bundle.report.validator if r.errors]
     assert len(bundle.metadata.lods) == 1 + len(prof.lod_ratios)
+    for lod, size in zip(bundle.metadata.lods[1:], prof.lod_texture_sizes):
+        assert lod.max_texture_size <= size, (profile, lod.file)
