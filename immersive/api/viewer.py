@@ -47,6 +47,7 @@ WEB_TYPES = {
     ".svg": "image/svg+xml",
     ".map": "application/json",
     ".txt": "text/plain",
+    ".gz": "application/gzip",  # served as is (no Content-Encoding): js/studio-light.js gunzips it
 }
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 PAGE_PLACEHOLDERS = {

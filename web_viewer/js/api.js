@@ -54,6 +54,11 @@ export function tasksVisionPaths(base) {
   return { module: `${root}/vision_bundle.mjs`, wasm: `${root}/wasm` };
 }
 
+/** The viewer's pre-baked studio light (js/studio-light.js reads it; web_viewer/tools/bake-environment.mjs makes it). */
+export function studioLightUrl(base) {
+  return `${normalizeBase(base)}/viewer/assets/studio-environment.pmrem.gz`;
+}
+
 /** Folders DRACOLoader.setDecoderPath / KTX2Loader.setTranscoderPath load their wasm from. */
 export function decoderPaths(base) {
   const libs = `${normalizeBase(base)}/viewer/vendor/three/examples/jsm/libs`;

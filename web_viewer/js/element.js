@@ -24,6 +24,7 @@ import { eventsUrl, fetchProduct, normalizeBase, scriptBase } from './api.js';
 import { Analytics } from './features/analytics.js';
 import { loadProgressive, prefetchModels } from './features/lod.js';
 import { formatPrice } from './format.js';
+import { fetchStudioLight } from './studio-light.js';
 import { nativeArMode, quickLookAnchor, sceneViewerIntent } from './features/quicklook.js';
 
 const IMPERIAL_LOCALES = /^(en-US|en-LR|my)/;
@@ -145,6 +146,9 @@ export class ImmersiveProduct extends HTMLElement {
     if (!product.asset) throw Object.assign(new Error(`${product.name} has no 3D model yet`), { status: 404 });
     this.#showPoster(product);
     const downloads = prefetchModels(product);
+    // The studio light downloads while three.js loads, too (the viewer reports its failure).
+    const studioLight = fetchStudioLight(this.base);
+    studioLight.catch(() => {});
 
     const [{ ProductViewer }, { VariantPicker }, { Hotspots }, { Dimensions }] = await Promise.all([
       import('./viewer.js'),
@@ -156,6 +160,7 @@ export class ImmersiveProduct extends HTMLElement {
       base: this.base,
       autoRotate: this.getAttribute('auto-rotate') !== 'false',
       analytics: this.analytics,
+      studioLight,
     });
     viewer.product = product;
     viewer.element = this;

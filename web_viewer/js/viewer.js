@@ -7,7 +7,6 @@
 // frames its bounding box, wherever the origin is.
 import * as THREE from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
-import { RoomEnvironment } from 'three/addons/environments/RoomEnvironment.js';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { DRACOLoader } from 'three/addons/loaders/DRACOLoader.js';
 import { KTX2Loader } from 'three/addons/loaders/KTX2Loader.js';
@@ -15,6 +14,7 @@ import { MeshoptDecoder } from 'three/addons/libs/meshopt_decoder.module.js';
 
 import { decoderPaths } from './api.js';
 import { ContactShadow } from './contact-shadow.js';
+import { fetchStudioLight } from './studio-light.js';
 
 const FIELD_OF_VIEW = 30; // degrees, vertical: a mild telephoto, little perspective distortion on products
 // Placements that stand on something: the camera stays above their floor and a contact shadow is drawn.
@@ -32,8 +32,10 @@ export class ProductViewer extends EventTarget {
    * @param {boolean} [options.shadow=true] soft contact shadow under grounded products
    * @param {number} [options.exposure=1] tone-mapping exposure
    * @param {{emit: function}} [options.analytics] where viewer events go
+   * @param {Promise<object>} [options.studioLight] what fetchStudioLight() returned, when the page started
+   *   the download before three.js loaded (default: download now)
    */
-  constructor(container, { base, autoRotate = true, shadow = true, exposure = 1, analytics = null } = {}) {
+  constructor(container, { base, autoRotate = true, shadow = true, exposure = 1, analytics = null, studioLight = null } = {}) {
     super();
     this.container = container;
     this.analytics = analytics;
@@ -59,10 +61,9 @@ export class ProductViewer extends EventTarget {
     this.renderer = renderer;
 
     this.scene = new THREE.Scene();
-    // The studio light is built in the next task, not now: the model's download and decoding (in the Draco
-    // worker) start first and overlap with it.
     this.environment = null;
-    this.environmentTimer = setTimeout(() => this.ensureEnvironment(), 0);
+    this.studioLight = studioLight || fetchStudioLight(base);
+    this.ensureEnvironment().catch(() => { /* reported when a model waits for it (parseModel) */ });
 
     this.camera = new THREE.PerspectiveCamera(FIELD_OF_VIEW, 1, 0.01, 100);
     this.controls = new OrbitControls(this.camera, renderer.domElement);
@@ -104,15 +105,18 @@ export class ProductViewer extends EventTarget {
     this.needsRender = true;
   }
 
-  /** Image-based studio light generated on the client (no HDR download): a neutral softbox room. */
+  /**
+   * Image-based studio light, a neutral softbox room: three's PMREM of its RoomEnvironment, pre-baked
+   * (js/studio-light.js). Resolves once it is the scene's environment.
+   */
   ensureEnvironment() {
-    clearTimeout(this.environmentTimer);
-    if (this.environment) return;
-    const pmrem = new THREE.PMREMGenerator(this.renderer);
-    this.environment = pmrem.fromScene(new RoomEnvironment(), 0.04).texture;
-    pmrem.dispose();
-    this.scene.environment = this.environment;
-    this.needsRender = true;
+    this.environmentReady ??= this.studioLight.then((light) => {
+      if (this.disposed) return;
+      this.environment = studioLightTexture(light);
+      this.scene.environment = this.environment;
+      this.needsRender = true;
+    });
+    return this.environmentReady;
   }
 
   /**
@@ -122,7 +126,7 @@ export class ProductViewer extends EventTarget {
   async parseModel(bytes, url) {
     const started = performance.now();
     const gltf = await this.loader.parseAsync(await bytes, new URL('.', url).href);
-    this.ensureEnvironment(); // the shaders compiled below depend on it
+    await this.ensureEnvironment(); // the shaders compiled below depend on it
     // Compile the model's shaders off the main thread where the GPU driver can (KHR_parallel_shader_compile),
     // so showing it does not freeze the page.
     await this.renderer.compileAsync(gltf.scene, this.camera, this.scene);
@@ -248,13 +252,35 @@ export class ProductViewer extends EventTarget {
     this.controls.dispose();
     if (this.model) disposeObject(this.model);
     this.shadow?.dispose();
-    clearTimeout(this.environmentTimer);
+    this.disposed = true;
     this.environment?.dispose();
     this.renderer.dispose();
     this.renderer.domElement.remove();
     const list = window.__immersive.viewers;
     list.splice(list.indexOf(this), 1);
   }
+}
+
+/**
+ * The studio light's texels as the texture PMREMGenerator would have made: a half-float cube map with the
+ * prefiltered mip levels given (none generated), linear, trilinear filtering, flagged as a PMREM (the
+ * shaders then pick the mip level from the roughness).
+ */
+function studioLightTexture({ size, levels }) {
+  const faces = [0, 1, 2, 3, 4, 5].map((face) => ({
+    width: size,
+    height: size,
+    mipmaps: levels.map(({ width, faces: texels }) => ({ data: texels[face], width, height: width })),
+  }));
+  const texture = new THREE.CompressedCubeTexture(faces, THREE.RGBAFormat, THREE.HalfFloatType);
+  texture.name = 'PMREM';
+  texture.isPMREMTexture = true;
+  texture.colorSpace = THREE.LinearSRGBColorSpace;
+  texture.minFilter = THREE.LinearMipmapLinearFilter;
+  texture.magFilter = THREE.LinearFilter;
+  texture.generateMipmaps = false;
+  texture.needsUpdate = true;
+  return texture;
 }
 
 /** Frees the GPU memory of an object tree's geometries, materials and textures. */
