@@ -83,7 +83,8 @@ async def tryon_stream(websocket: WebSocket):
             raise StreamClosed(1008, "the stream URL needs ?merchant=...&sku=...")
         product = await _product(websocket, merchant, sku, params.get("variant"))
         try:
-            processor = await anyio.to_thread.run_sync(FrameProcessor, product)
+            with anyio.CancelScope(shield=True):  # a landmarker made here is always closed below
+                processor = await anyio.to_thread.run_sync(FrameProcessor, product)
         except DomainError as exc:  # ModelMissing: the landmarker is not installed
             raise StreamClosed(1011, exc.message) from None
         limits = StreamLimits(
@@ -107,7 +108,10 @@ async def tryon_stream(websocket: WebSocket):
     finally:
         count.open -= 1
         if processor is not None:
-            await anyio.to_thread.run_sync(processor.close)
+            # Shielded: a cancelled connection (server shutdown, a test client's exit) still closes its landmarker.
+            # Left to the garbage collector, MediaPipe's own __del__ can block forever on its dispatcher.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(processor.close)
 
 
 @router.head("/tryon/{merchant_slug}/{sku}", include_in_schema=False)
