@@ -212,7 +212,7 @@ def print_photo(photo: dict) -> None:
 STREAM_SKU = "GL-1001"
 TARGET_STREAM_FPS = 30.0
 TARGET_KIOSK_FPS = 15.0
-STREAM_IN_FLIGHT = 2  # frames a client keeps unanswered (the kiosk page's KioskStream)
+STREAM_IN_FLIGHT = 2  # frames a client keeps unanswered (the kiosk page's KioskStreamClient)
 STREAM_WARMUP_S = 1.0
 
 

@@ -54,13 +54,14 @@ async function tryonPage(page, mode, { base, merchant, sku, minFrames, artifacts
   }, minFrames, { timeout: 120000 });
 
   // 2. The same video frame for every capture: tracking and the video paused.
-  await page.evaluate(async () => {
-    const state = window.__immersive.tryon;
-    state.tracking.running = false;
-    await new Promise((resolve) => setTimeout(resolve, 500)); // a reply still on its way is drawn first
-    document.getElementById('video').pause();
-  });
-  await nextFrames(page);
+  await page.evaluate(() => { window.__immersive.tryon.tracking.running = false; });
+  // Kiosk: the newest frame sent is always answered (older ones may be dropped): it is drawn before the captures.
+  await page.waitForFunction(() => {
+    const tracking = window.__immersive.tryon.tracking;
+    return tracking.sent === undefined || tracking.answered === tracking.sent;
+  }, null, { timeout: 30000 });
+  await page.evaluate(() => document.getElementById('video').pause());
+  result.videoStill = await waitForStillVideo(page);
   result.last = await page.evaluate(() => {
     const { last, tracking, view } = window.__immersive.tryon;
     return { ...last, stats: { frames: tracking.frames, framesWithFace: tracking.framesWithFace, sent: tracking.sent ?? null, drawn: view.frames } };
@@ -105,4 +106,26 @@ async function tryonPage(page, mode, { base, merchant, sku, minFrames, artifacts
   result.webSockets = webSockets;
   result.requests = [...new Set(requests)];
   return result;
+}
+
+/** Waits until the paused camera video shows the same picture in two stage screenshots 250 ms apart (the product
+ * hidden meanwhile): a live stream's last frames may still reach the compositor after pause(). */
+async function waitForStillVideo(page) {
+  const setProductVisible = (visible) => page.evaluate((v) => {
+    const { view } = window.__immersive.tryon;
+    view.product.visible = v;
+    view.render();
+  }, visible);
+  await setProductVisible(false);
+  let previous = await page.locator('#stage').screenshot();
+  let still = false;
+  for (let i = 0; i < 20 && !still; i += 1) {
+    await page.waitForTimeout(250);
+    const next = await page.locator('#stage').screenshot();
+    still = next.equals(previous);
+    previous = next;
+  }
+  await setProductVisible(true);
+  await nextFrames(page);
+  return still;
 }

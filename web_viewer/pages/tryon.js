@@ -6,7 +6,7 @@
 // Test hook: window.__immersive.tryon = {mode, view, tracking, last, started}.
 import { eventsUrl, headOccluderUrl, modelFiles, scriptBase, tryonParametersUrl } from '../js/api.js';
 import { Analytics } from '../js/features/analytics.js';
-import { DeviceTracking, KioskStream, TryOnView } from '../js/features/tryon.js';
+import { DeviceTracking, KioskStreamClient, TryOnView } from '../js/features/tryon.js';
 
 const MEASUREMENT_WINDOW = 30; // frames: the numbers shown are medians, steadier than one frame's
 const PRIVACY = {
@@ -132,7 +132,7 @@ async function start() {
       modelUrl: parameters.models['face_landmarker.task'].url,
     });
   } else {
-    state.tracking = new KioskStream({ base, merchant: product.merchant, sku: product.sku });
+    state.tracking = new KioskStreamClient({ base, merchant: product.merchant, sku: product.sku });
     state.tracking.addEventListener('close', (event) => {
       if (event.detail.code !== 1000) status(`The try-on stream stopped: ${event.detail.reason || event.detail.code}`);
     });

@@ -3,7 +3,7 @@
 // two ways of getting transforms:
 //   - DeviceTracking: MediaPipe's Face Landmarker runs in this browser (npm @mediapipe/tasks-vision, its wasm
 //     and the model served by our service): no frame leaves the phone;
-//   - KioskStream: frames go to the service's WebSocket (/api/v1/tryon/stream), which answers with the same
+//   - KioskStreamClient: frames go to the service's WebSocket (/api/v1/tryon/stream), which answers with the same
 //     transforms computed by fit.py (immersive/tryon/stream.py has the protocol).
 //
 // Conventions (fit.py's): camera space is three.js' (+X right, +Y up, looking down -Z), metres; a transform maps
@@ -573,9 +573,9 @@ export class TryOnView extends EventTarget {
 
 /**
  * On-device tracking: the Face Landmarker (VIDEO mode) in this browser on the video's frames, the fit above and
- * One Euro smoothing of the head pose. Each result has the stream's shape (see KioskStream), so the page treats
- * both alike. Nothing leaves the device: the only requests are for the module, its wasm, the model and the fit
- * parameters.
+ * One Euro smoothing of the head pose. Each result has the shape of the stream's replies (immersive/tryon/stream.py),
+ * so the page treats both alike. Nothing leaves the device: the only requests are for the module, its wasm, the
+ * model and the fit parameters.
  */
 export class DeviceTracking extends EventTarget {
   /**
@@ -668,7 +668,7 @@ export class DeviceTracking extends EventTarget {
  * At most `inFlight` frames are sent past the last one answered (the server keeps only the newest of those
  * anyway: it drops frames that arrive while one is processed, never queues them).
  */
-export class KioskStream extends EventTarget {
+export class KioskStreamClient extends EventTarget {
   constructor({ base, merchant, sku, variant = null, width = 640, quality = 0.8, inFlight = 2 }) {
     super();
     Object.assign(this, { base, merchant, sku, variant, width, quality, inFlight });
