@@ -8,7 +8,7 @@ model pixel.
 
 The product: the real DamagedHelmet scan (3.77 MB GLB, 2048 px textures) ingested into a fresh embedded
 service (temp data dir, posters on) with two profiles: `quicklook` (plain geometry, PNG/JPEG textures:
-model.glb ~3.0 MB, its LOD2 ~2.5 MB) - the "3 MB product" - and the default `web-ar` (Draco, WebP: ~2.1 MB).
+model.glb ~3.0 MB, its LOD2 ~0.25 MB with 512 px textures) - the "3 MB product" - and the default `web-ar` (Draco, WebP: ~2.1 MB).
 The page loads the coarsest LOD and LOD0 at once and shows the coarse one first. A third row, the 26 KB sample
 chair, is the viewer's fixed cost on the same machine (three.js, studio light, shaders, decoders).
 

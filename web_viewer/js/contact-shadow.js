@@ -95,6 +95,22 @@ export class ContactShadow {
     scene.background = saved.background;
   }
 
+  /**
+   * Renders the shadow of a copy of `model` placed at `offset`, in a scratch scene, for features that carry
+   * the product around (AR, headsets): hung under the product's parent, the shadow then moves with it.
+   * Returns the shadow's group.
+   */
+  updateDetached(renderer, model, offset) {
+    const studio = new THREE.Scene();
+    const holder = new THREE.Group();
+    holder.position.copy(offset);
+    holder.add(model.clone(true));
+    studio.add(holder, this.group);
+    studio.updateMatrixWorld(true);
+    this.update(renderer, studio, new THREE.Box3().setFromObject(holder, true));
+    return this.group;
+  }
+
   #blur(renderer, amount) {
     this.blurPlane.visible = true;
     this.blurPlane.material = this.horizontalBlur;

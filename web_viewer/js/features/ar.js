@@ -190,14 +190,7 @@ export class WebXRAR extends EventTarget {
   // turns with it): drawn in a scratch scene holding a copy of the pivot, then hung under `turn`.
   #updateShadow() {
     this.shadow ||= new ContactShadow();
-    const studio = new THREE.Scene();
-    const holder = new THREE.Group();
-    holder.position.copy(this.pivot.position);
-    holder.add(this.model.clone(true));
-    studio.add(holder, this.shadow.group);
-    studio.updateMatrixWorld(true);
-    this.shadow.update(this.viewer.renderer, studio, new THREE.Box3().setFromObject(holder, true));
-    this.turn.add(this.shadow.group);
+    this.turn.add(this.shadow.updateDetached(this.viewer.renderer, this.model, this.pivot.position));
   }
 
   // --- session -----------------------------------------------------------------------------------------

@@ -156,14 +156,7 @@ export class Headset extends EventTarget {
   // The viewer's soft contact shadow, rendered once in the product's own frame (it then moves with it).
   #updateShadow() {
     this.shadow ||= new ContactShadow();
-    const studio = new THREE.Scene();
-    const holder = new THREE.Group();
-    holder.position.copy(this.pivot.position);
-    holder.add(this.model.clone(true));
-    studio.add(holder, this.shadow.group);
-    studio.updateMatrixWorld(true);
-    this.shadow.update(this.viewer.renderer, studio, new THREE.Box3().setFromObject(holder, true));
-    this.content.add(this.shadow.group);
+    this.content.add(this.shadow.updateDetached(this.viewer.renderer, this.model, this.pivot.position));
   }
 
   // In front of the viewer's first pose, front towards them.
