@@ -15,7 +15,6 @@ The page also reads GET /api/v1/tryon/parameters (fit constants and model files,
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import logging
 from functools import cache
@@ -37,7 +36,7 @@ from ..tryon.stream import (
 from .deps import BaseUrlDep, RuntimeDep
 from .files import etag_matches
 from .public import published_product
-from .viewer import VENDOR_CACHE, fill_page, import_map, not_found_page, script_json
+from .viewer import VENDOR_CACHE, published_product_page
 
 router = APIRouter(tags=["tryon"])
 log = logging.getLogger(__name__)
@@ -117,21 +116,7 @@ async def tryon_stream(websocket: WebSocket):
 @router.head("/tryon/{merchant_slug}/{sku}", include_in_schema=False)
 @router.get("/tryon/{merchant_slug}/{sku}", response_class=HTMLResponse, summary="Try-on page (on-device or kiosk stream)")
 async def tryon_page(merchant_slug: str, sku: str, request: Request, runtime: RuntimeDep, base: BaseUrlDep):
-    status, body = await published_product(request, runtime, base, merchant_slug, sku)
-    if status != 200:
-        return not_found_page(json.loads(body)["detail"])
-    product = json.loads(body)
-    template = (runtime.settings.web_viewer_dir / "pages" / "tryon.html").read_text(encoding="utf-8")
-    values = {
-        "title": product["name"],
-        "merchant": product["merchant"],
-        "sku": product["sku"],
-        "base": base,
-    }
-    values = {name: html.escape(value) for name, value in values.items()}
-    values["import_map"] = f'<script type="importmap">{script_json(json.dumps(import_map(base)))}</script>'
-    values["product_json"] = script_json(body.decode())
-    return HTMLResponse(fill_page(template, values), headers={"Cache-Control": "no-cache"})
+    return await published_product_page(request, runtime, base, merchant_slug, sku, "tryon.html")
 
 
 @cache

@@ -87,7 +87,7 @@ def fill_page(template: str, values: dict[str, str]) -> str:
 
     def value(match: re.Match) -> str:
         if match[1] not in values:
-            raise RuntimeError(f"pages/product.html: unknown placeholder {match[0]}; known: {', '.join(PAGE_PLACEHOLDERS)}")
+            raise RuntimeError(f"web_viewer/pages: unknown placeholder {match[0]}; known: {', '.join(PAGE_PLACEHOLDERS)}")
         return values[match[1]]
 
     return PLACEHOLDER.sub(value, template)
@@ -149,19 +149,18 @@ def not_found_page(reason: str) -> HTMLResponse:
     return HTMLResponse(body, status_code=404, headers={"Cache-Control": "no-cache"})
 
 
-@router.head("/p/{merchant_slug}/{sku}", include_in_schema=False)
-@router.get("/p/{merchant_slug}/{sku}", response_class=HTMLResponse, summary="Product page")
-async def product_page(merchant_slug: str, sku: str, request: Request, runtime: RuntimeDep, base: BaseUrlDep):
+async def published_product_page(request: Request, runtime, base: str, merchant_slug: str, sku: str, page: str) -> HTMLResponse:
+    """web_viewer/pages/{page} filled for a published product (its text HTML-escaped, the import map, the public
+    product JSON inlined), or the 404 page with the reason. The product page and the try-on page share it."""
     status, body = await published_product(request, runtime, base, merchant_slug, sku)
     if status != 200:
         return not_found_page(json.loads(body)["detail"])
     product = json.loads(body)
-    template = (runtime.settings.web_viewer_dir / "pages" / "product.html").read_text(encoding="utf-8")
-    poster = (product["asset"] or {}).get("poster_url") or ""
+    template = (runtime.settings.web_viewer_dir / "pages" / page).read_text(encoding="utf-8")
     text = {
         "title": product["name"],
         "description": product["description"],
-        "og_image": poster,
+        "og_image": (product["asset"] or {}).get("poster_url") or "",
         "merchant": product["merchant"],
         "sku": product["sku"],
         "base": base,
@@ -170,3 +169,9 @@ async def product_page(merchant_slug: str, sku: str, request: Request, runtime: 
     values["import_map"] = f'<script type="importmap">{script_json(json.dumps(import_map(base)))}</script>'
     values["product_json"] = script_json(body.decode())
     return HTMLResponse(fill_page(template, values), headers={"Cache-Control": "no-cache"})
+
+
+@router.head("/p/{merchant_slug}/{sku}", include_in_schema=False)
+@router.get("/p/{merchant_slug}/{sku}", response_class=HTMLResponse, summary="Product page")
+async def product_page(merchant_slug: str, sku: str, request: Request, runtime: RuntimeDep, base: BaseUrlDep):
+    return await published_product_page(request, runtime, base, merchant_slug, sku, "product.html")
